@@ -1,0 +1,40 @@
+/** Structured logging: one JSON object per line, on stdout (events) or stderr (warnings, errors). */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export type LogFields = Record<string, unknown>;
+
+export interface Logger {
+  log(level: LogLevel, event: string, fields?: LogFields): void;
+  info(event: string, fields?: LogFields): void;
+  warn(event: string, fields?: LogFields): void;
+  error(event: string, fields?: LogFields): void;
+  child(fields: LogFields): Logger;
+}
+
+export type LogSink = (line: string, level: LogLevel) => void;
+
+const defaultSink: LogSink = (line, level) => {
+  const stream = level === 'warn' || level === 'error' ? process.stderr : process.stdout;
+  stream.write(line + '\n');
+};
+
+export function createLogger(options: { sink?: LogSink; base?: LogFields; minLevel?: LogLevel } = {}): Logger {
+  const order: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+  const sink = options.sink ?? defaultSink;
+  const base = options.base ?? {};
+  const min = order[options.minLevel ?? 'info'];
+  const log = (level: LogLevel, event: string, fields: LogFields = {}): void => {
+    if (order[level] < min) return;
+    sink(JSON.stringify({ time: new Date().toISOString(), level, event, ...base, ...fields }), level);
+  };
+  return {
+    log,
+    info: (event, fields) => log('info', event, fields),
+    warn: (event, fields) => log('warn', event, fields),
+    error: (event, fields) => log('error', event, fields),
+    child: (fields) => createLogger({ sink, base: { ...base, ...fields }, minLevel: options.minLevel ?? 'info' }),
+  };
+}
+
+/** A logger that drops everything; for tests that assert on behaviour, not on logs. */
+export const silentLogger: Logger = createLogger({ sink: () => undefined });

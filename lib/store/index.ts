@@ -1,0 +1,46 @@
+import { openDatabase, type SqliteDatabase } from './database.js';
+import { SqliteAgentRepository } from './sqlite-agents.js';
+import { SqliteKeyRepository } from './sqlite-keys.js';
+import { SqliteReplayCache } from './sqlite-replay-cache.js';
+import { SqliteServiceProviderRepository } from './sqlite-service-providers.js';
+import { SqliteSessionRepository } from './sqlite-sessions.js';
+import { SqliteTaskRepository } from './sqlite-tasks.js';
+import { SqliteTokenRepository } from './sqlite-tokens.js';
+import type { AgentRepository } from '../agents/agent-repository.js';
+import type { KeyRepository } from '../keys/key-repository.js';
+import type { ReplayCache } from '../common/replay-cache.js';
+import type { ServiceProviderRepository } from '../saml/sp-repository.js';
+import type { SessionRepository } from '../sessions/session-repository.js';
+import type { TaskRepository } from '../tasks/task-repository.js';
+import type { TokenRepository } from '../tokens/token-repository.js';
+
+/** Every repository, over one database. A PostgreSQL store would implement the same shape. */
+export interface Store {
+  readonly agents: AgentRepository;
+  readonly tasks: TaskRepository;
+  readonly sessions: SessionRepository;
+  readonly serviceProviders: ServiceProviderRepository;
+  readonly tokens: TokenRepository;
+  readonly keys: KeyRepository;
+  readonly replay: ReplayCache;
+  close(): void;
+}
+
+export function openSqliteStore(dataDir: string): Store {
+  return sqliteStore(openDatabase(dataDir));
+}
+
+export function sqliteStore(db: SqliteDatabase): Store {
+  return {
+    agents: new SqliteAgentRepository(db),
+    tasks: new SqliteTaskRepository(db),
+    sessions: new SqliteSessionRepository(db),
+    serviceProviders: new SqliteServiceProviderRepository(db),
+    tokens: new SqliteTokenRepository(db),
+    keys: new SqliteKeyRepository(db),
+    replay: new SqliteReplayCache(db),
+    close: () => db.close(),
+  };
+}
+
+export { DATABASE_FILE } from './database.js';
