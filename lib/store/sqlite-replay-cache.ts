@@ -14,7 +14,7 @@ export class SqliteReplayCache implements ReplayCache {
        WHERE replay_cache.expires_at <= ?`,
     );
     this.purge = db.prepare<[number, number]>(
-      'DELETE FROM replay_cache WHERE rowid IN (SELECT rowid FROM replay_cache WHERE expires_at <= ? LIMIT ?)',
+      'DELETE FROM replay_cache WHERE (namespace, id) IN (SELECT namespace, id FROM replay_cache WHERE expires_at <= ? LIMIT ?)',
     );
   }
 

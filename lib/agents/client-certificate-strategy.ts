@@ -1,0 +1,38 @@
+import type { Request } from 'express';
+import type { TLSSocket } from 'node:tls';
+import { createHash, X509Certificate } from 'node:crypto';
+import { AsyncStrategy } from '../common/async-strategy.js';
+import { TesseraError } from '../common/errors.js';
+import type { Clock } from '../common/clock.js';
+import type { AgentRepository } from './agent-repository.js';
+import type { AuthenticatedAgent } from './authenticated-agent.js';
+import { assertCertificateCurrent } from './certificate-validity.js';
+
+/**
+ * mTLS by pinning: the certificate on the TLS connection is accepted only if its
+ * SHA-256 thumbprint is registered to an agent. CA trust plays no part, so no CA
+ * can mint a credential for an agent.
+ */
+export class ClientCertificateStrategy extends AsyncStrategy<AuthenticatedAgent> {
+  override readonly name = 'agent-client-certificate';
+
+  constructor(private readonly deps: { agents: AgentRepository; clock: Clock }) {
+    super();
+  }
+
+  protected async verify(req: Request): Promise<AuthenticatedAgent | undefined> {
+    const socket = req.socket as Partial<TLSSocket>;
+    const peer = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate(false) : undefined;
+    if (!peer || !peer.raw || peer.raw.length === 0) return undefined;
+
+    const thumbprint = createHash('sha256').update(peer.raw).digest('hex');
+    const found = await this.deps.agents.findByCertificate(thumbprint);
+    if (!found) {
+      throw new TesseraError('agent_unauthenticated', 'the client certificate is not registered to any agent', {
+        internalDetail: `thumbprint ${thumbprint}`,
+      });
+    }
+    assertCertificateCurrent(new X509Certificate(peer.raw), this.deps.clock.now());
+    return { agent: found.agent, method: 'mtls', credentialId: thumbprint };
+  }
+}

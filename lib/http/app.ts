@@ -1,0 +1,64 @@
+import express, { type Express, type NextFunction, type Request, type Response, type Router } from 'express';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from '../common/log.js';
+import { asTesseraError } from './error-mapping.js';
+
+export interface AppRoutes {
+  readonly saml: Router;
+  readonly scim: Router;
+  readonly tasks: Router;
+  readonly health: () => Promise<Record<string, unknown>>;
+}
+
+/** The one route table: every public path of the IdP is mounted here. */
+export function createApp(routes: AppRoutes, logger: Logger): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.set('query parser', 'simple');
+  app.use(requestLog(logger));
+  app.use(securityHeaders);
+
+  app.get('/healthz', async (_req, res) => {
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({ status: 'ok', ...(await routes.health()) });
+  });
+  app.use('/saml', routes.saml);
+  app.use('/scim/v2', routes.scim);
+  app.use('/api/v1/tasks', routes.tasks);
+
+  app.use((_req, res) => {
+    res.status(404).json({ error: 'not_found', message: 'no such endpoint' });
+  });
+  app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const tesseraError = asTesseraError(error);
+    logger.error('http.unhandled_error', { code: tesseraError.code, detail: tesseraError.internalDetail });
+    res.status(500).json({ error: 'internal', message: 'internal error' });
+  });
+  return app;
+}
+
+/** One JSON line per request, once it has been answered. Query strings are left out: they carry SAML messages. */
+function requestLog(logger: Logger) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const started = performance.now();
+    res.on('finish', () => {
+      logger.info('http.request', {
+        method: req.method,
+        path: req.path,
+        status: res.statusCode,
+        durationMs: Math.round((performance.now() - started) * 100) / 100,
+        remoteAddress: req.socket.remoteAddress,
+      });
+    });
+    next();
+  };
+}
+
+function securityHeaders(_req: Request, res: Response, next: NextFunction): void {
+  res.setHeader('Strict-Transport-Security', 'max-age=31536000');
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('Referrer-Policy', 'no-referrer');
+  res.setHeader('X-Frame-Options', 'DENY');
+  next();
+}

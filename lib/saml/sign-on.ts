@@ -1,0 +1,214 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Request, Response } from 'express';
+import type { Config } from '../config/index.js';
+import type { Clock } from '../common/clock.js';
+import { addSeconds } from '../common/clock.js';
+import type { Logger } from '../common/log.js';
+import { TesseraError } from '../common/errors.js';
+import { normaliseAddress } from '../common/cidr.js';
+import type { ReplayCache } from '../common/replay-cache.js';
+import type { AgentAuthenticator } from '../agents/index.js';
+import type { IdpKeys } from '../keys/index.js';
+import type { SessionRepository } from '../sessions/session-repository.js';
+import type { TaskRepository } from '../tasks/task-repository.js';
+import { authorizeTask } from '../tasks/task-authorization.js';
+import type { ServiceProviderRepository } from './sp-repository.js';
+import { BINDINGS, type ServiceProvider, type SpEndpoint } from './service-provider.js';
+import {
+  checkAuthnRequest,
+  decodeAuthnRequest,
+  selectAssertionConsumerService,
+  verifyAuthnRequest,
+  type AuthnRequest,
+  type InboundAuthnRequest,
+} from './authn-request.js';
+import { agentAttributes } from './agent-attributes.js';
+import { NAMEID_FORMAT } from './namespaces.js';
+import { AUTHN_CONTEXT, buildSuccessResponse } from './response.js';
+
+export interface SignOnDeps {
+  readonly config: Config;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly keys: IdpKeys;
+  readonly serviceProviders: ServiceProviderRepository;
+  readonly replay: ReplayCache;
+  readonly tasks: TaskRepository;
+  readonly sessions: SessionRepository;
+  readonly authenticateAgent: AgentAuthenticator;
+}
+
+/**
+ * A request whose reply destination we trust: the SP is registered, its request
+ * (if any) verified, and the ACS is one of its registered endpoints. From here on
+ * errors go back to that ACS as SAML Responses.
+ */
+export interface TrustedSignOnRequest {
+  readonly sp: ServiceProvider;
+  readonly acs: SpEndpoint;
+  /** undefined for IdP-initiated sign-on. */
+  readonly request: AuthnRequest | undefined;
+  readonly relayState: string | undefined;
+}
+
+export interface IssuedResponse {
+  readonly acsUrl: string;
+  readonly samlResponse: string;
+  readonly relayState: string | undefined;
+  readonly sessionId: string;
+  readonly assertionId: string;
+}
+
+const MAX_RELAY_STATE_BYTES = 80;
+const REPLAY_MARGIN_SECONDS = 60;
+
+/** SP-initiated: decode → find the SP → verify → choose the ACS. Errors here cannot go to an ACS. */
+export async function receiveSpRequest(deps: SignOnDeps, inbound: InboundAuthnRequest): Promise<TrustedSignOnRequest> {
+  const decoded = decodeAuthnRequest(inbound, { maxMessageBytes: deps.config.saml.maxMessageBytes });
+  const sp = await deps.serviceProviders.get(decoded.unverifiedIssuer);
+  if (!sp) throw new TesseraError('saml_unknown_sp', 'the AuthnRequest Issuer is not a registered SP');
+  const request = verifyAuthnRequest(decoded, sp);
+  const acs = selectAssertionConsumerService(sp, request);
+  return { sp, acs, request, relayState: decoded.relayState };
+}
+
+/** IdP-initiated: the SP is named in the query and its default HTTP-POST ACS receives the Response. */
+export async function receiveIdpInitiated(
+  deps: SignOnDeps,
+  spEntityId: unknown,
+  relayState: unknown,
+): Promise<TrustedSignOnRequest> {
+  if (typeof spEntityId !== 'string' || spEntityId === '') {
+    throw new TesseraError('saml_malformed_request', 'the sp query parameter must name one registered SP entityID');
+  }
+  if (relayState !== undefined && (typeof relayState !== 'string' || Buffer.byteLength(relayState) > MAX_RELAY_STATE_BYTES)) {
+    throw new TesseraError('saml_malformed_request', `RelayState must be one value of at most ${MAX_RELAY_STATE_BYTES} bytes`);
+  }
+  const sp = await deps.serviceProviders.get(spEntityId);
+  if (!sp) throw new TesseraError('saml_unknown_sp', 'the sp parameter does not name a registered SP');
+  const acs = defaultPostAcs(sp);
+  return { sp, acs, request: undefined, relayState };
+}
+
+function defaultPostAcs(sp: ServiceProvider): SpEndpoint {
+  const usable = sp.assertionConsumerServices.filter((e) => e.binding === BINDINGS.post && e.location.startsWith('https://'));
+  const chosen =
+    usable.find((e) => e.isDefault) ?? [...usable].sort((a, b) => (a.index ?? 0) - (b.index ?? 0))[0];
+  if (!chosen) throw new TesseraError('saml_acs_not_registered', 'the SP has no https HTTP-POST AssertionConsumerService');
+  return chosen;
+}
+
+/**
+ * The sign-on proper, in order: the request's own checks, the agent's credential,
+ * the agent's state, the task, then the session and the signed Response.
+ */
+export async function signOn(deps: SignOnDeps, trusted: TrustedSignOnRequest, req: Request, res: Response): Promise<IssuedResponse> {
+  const now = deps.clock.now();
+  if (trusted.request) {
+    await checkAuthnRequest(trusted.request, {
+      now,
+      ssoUrl: deps.config.endpoints.sso,
+      clockSkewSeconds: deps.config.saml.clockSkewSeconds,
+      replay: deps.replay,
+      replayTtlSeconds: deps.config.saml.clockSkewSeconds * 2 + REPLAY_MARGIN_SECONDS,
+    });
+  }
+  const authenticated = await deps.authenticateAgent(req, res);
+  const agent = authenticated.agent;
+  if (!agent.active) throw new TesseraError('agent_inactive', 'the agent is deactivated');
+
+  const sourceAddress = normaliseAddress(req.socket.remoteAddress ?? '');
+  const { task, grantedScopes } = await authorizeTask(deps.tasks, {
+    taskId: req.get('Task-ID'),
+    agent,
+    spEntityId: trusted.sp.entityId,
+    sourceAddress,
+    now,
+  });
+
+  const nameIdFormat = chooseNameIdFormat(trusted);
+  const sessionExpiry = new Date(
+    Math.min(addSeconds(now, deps.config.tiers[task.tier].sessionLifetimeSeconds).getTime(), task.expiresAt.getTime()),
+  );
+  const subjectExpiry = new Date(
+    Math.min(addSeconds(now, deps.config.saml.assertionLifetimeSeconds).getTime(), sessionExpiry.getTime()),
+  );
+  const session = {
+    id: randomUUID(),
+    sessionIndex: samlId(),
+    agentId: agent.id,
+    taskId: task.id,
+    spEntityId: trusted.sp.entityId,
+    nameId: nameIdFormat === NAMEID_FORMAT.transient ? samlId() : agent.userName,
+    nameIdFormat,
+    assertionId: samlId(),
+    authnMethod: authenticated.method,
+    createdAt: now,
+    expiresAt: sessionExpiry,
+    revokedAt: undefined,
+    revokeReason: undefined,
+  };
+  // The task or agent may have ended since it was read: the insert re-checks both atomically.
+  if (!(await deps.sessions.createIfTaskOpen(session, now))) {
+    throw new TesseraError('task_not_open', 'the task or agent ended during sign-on');
+  }
+
+  const samlResponse = buildSuccessResponse(
+    {
+      issuer: deps.config.entityId,
+      destination: trusted.acs.location,
+      inResponseTo: trusted.request?.id,
+      audience: trusted.sp.entityId,
+      nameId: session.nameId,
+      nameIdFormat,
+      responseId: samlId(),
+      assertionId: session.assertionId,
+      sessionIndex: session.sessionIndex,
+      issueInstant: now,
+      notBefore: addSeconds(now, -deps.config.saml.clockSkewSeconds),
+      notOnOrAfter: subjectExpiry,
+      sessionNotOnOrAfter: sessionExpiry,
+      authnInstant: now,
+      authnContextClassRef: authenticated.method === 'mtls' ? AUTHN_CONTEXT.tlsClient : AUTHN_CONTEXT.x509,
+      subjectAddress: sourceAddress || undefined,
+      attributes: agentAttributes(agent, task, grantedScopes),
+      signResponse: trusted.sp.signResponse,
+    },
+    deps.keys.signing,
+  );
+  deps.logger.info('signon.issued', {
+    agentId: agent.id,
+    userName: agent.userName,
+    taskId: task.id,
+    sp: trusted.sp.entityId,
+    sessionId: session.id,
+    assertionId: session.assertionId,
+    authnMethod: authenticated.method,
+    flow: trusted.request ? 'sp-initiated' : 'idp-initiated',
+    modelHash: agent.profile.modelHash,
+    sourceCommit: agent.profile.sourceCommit,
+    trainingDataVersion: agent.profile.trainingDataVersion,
+    sessionNotOnOrAfter: sessionExpiry.toISOString(),
+  });
+  return {
+    acsUrl: trusted.acs.location,
+    samlResponse: Buffer.from(samlResponse, 'utf8').toString('base64'),
+    relayState: trusted.relayState,
+    sessionId: session.id,
+    assertionId: session.assertionId,
+  };
+}
+
+/** persistent unless the request or the SP's metadata asks for transient. */
+function chooseNameIdFormat(trusted: TrustedSignOnRequest): string {
+  const requested = trusted.request?.nameIdFormat;
+  if (requested === NAMEID_FORMAT.transient) return NAMEID_FORMAT.transient;
+  if (requested === NAMEID_FORMAT.persistent) return NAMEID_FORMAT.persistent;
+  const preferred = trusted.sp.nameIdFormats.find((f) => f === NAMEID_FORMAT.persistent || f === NAMEID_FORMAT.transient);
+  return preferred ?? NAMEID_FORMAT.persistent;
+}
+
+/** SAML IDs are xs:ID (NCName): a letter or underscore first; 160 random bits. */
+export function samlId(): string {
+  return '_' + randomBytes(20).toString('hex');
+}

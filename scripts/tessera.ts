@@ -1,0 +1,144 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { loadConfig, type Config } from '../lib/config/index.js';
+import { TesseraError, errorMessage } from '../lib/common/errors.js';
+import { systemClock } from '../lib/common/clock.js';
+import { openSqliteStore, type Store } from '../lib/store/index.js';
+import { startIdp } from '../lib/idp.js';
+import { parseSpMetadata } from '../lib/saml/sp-metadata.js';
+import { generateOrchestratorToken, hashOrchestratorToken } from '../lib/tokens/index.js';
+
+const USAGE = `usage: tessera <command> [--data-dir DIR]
+  start                                         run the IdP (HTTPS) on its configured address
+  sp register FILE.xml [--replace] [--no-sign-response]
+                                                register an SP from its SAML metadata
+  sp list                                       list registered SPs
+  sp remove ENTITYID                            remove an SP
+  token create NAME                             create an orchestrator bearer token (printed once)
+  token revoke NAME                             revoke an orchestrator token`;
+
+type Command = (args: { positionals: string[]; flags: Flags; config: Config }) => Promise<number>;
+interface Flags {
+  replace: boolean;
+  signResponse: boolean;
+}
+
+/** An admin command works on the data directory directly; the store is closed whatever happens. */
+async function withStore<T>(config: Config, work: (store: Store) => Promise<T>): Promise<T> {
+  const store = openSqliteStore(config.dataDir);
+  try {
+    return await work(store);
+  } finally {
+    store.close();
+  }
+}
+
+const commands: Record<string, Command> = {
+  start: async ({ config }) => {
+    const running = await startIdp({ config });
+    const stop = (signal: string) => {
+      running.idp.logger.info('server.stopping', { signal });
+      void running.close().then(() => process.exit(0));
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.stderr.write(`Tessera IdP listening on ${config.baseUrl} (metadata: ${config.endpoints.metadata})\n`);
+    return new Promise<number>(() => undefined);
+  },
+
+  'sp register': async ({ positionals, flags, config }) => {
+    const file = requireArgument(positionals[0], 'FILE.xml');
+    let xml: string;
+    try {
+      xml = readFileSync(path.resolve(file), 'utf8');
+    } catch (error) {
+      throw new TesseraError('sp_metadata_invalid', `cannot read ${file}: ${errorMessage(error)}`);
+    }
+    const sp = parseSpMetadata(xml, { signResponse: flags.signResponse, now: systemClock.now() });
+    const outcome = await withStore(config, (store) => store.serviceProviders.register(sp, flags.replace));
+    process.stdout.write(`${outcome === 'created' ? 'registered' : 'replaced'} ${sp.entityId}\n`);
+    return 0;
+  },
+
+  'sp list': async ({ config }) => {
+    const sps = await withStore(config, (store) => store.serviceProviders.list());
+    for (const sp of sps) {
+      const acs = sp.assertionConsumerServices.map((e) => e.location).join(',');
+      process.stdout.write(
+        [sp.entityId, `acs=${acs}`, `requestsSigned=${sp.authnRequestsSigned}`, `signResponse=${sp.signResponse}`, `encrypt=${sp.encryptionCertificates.length > 0}`].join('\t') + '\n',
+      );
+    }
+    if (sps.length === 0) process.stderr.write('no SPs registered\n');
+    return 0;
+  },
+
+  'sp remove': async ({ positionals, config }) => {
+    const entityId = requireArgument(positionals[0], 'ENTITYID');
+    const removed = await withStore(config, (store) => store.serviceProviders.remove(entityId));
+    if (!removed) throw new TesseraError('not_found', `no SP with entityID ${entityId} is registered`);
+    process.stdout.write(`removed ${entityId}\n`);
+    return 0;
+  },
+
+  'token create': async ({ positionals, config }) => {
+    const name = requireArgument(positionals[0], 'NAME');
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new TesseraError('invalid_value', 'NAME must be 1-64 letters, digits, dots, dashes or underscores');
+    const token = generateOrchestratorToken();
+    await withStore(config, (store) => store.tokens.create(name, hashOrchestratorToken(token), systemClock.now()));
+    process.stdout.write(token + '\n');
+    process.stderr.write(`token "${name}" created: it is shown only this once; Tessera stores only its hash\n`);
+    return 0;
+  },
+
+  'token revoke': async ({ positionals, config }) => {
+    const name = requireArgument(positionals[0], 'NAME');
+    const revoked = await withStore(config, (store) => store.tokens.revoke(name, systemClock.now()));
+    if (!revoked) throw new TesseraError('not_found', `no active token named "${name}"`);
+    process.stdout.write(`revoked ${name}\n`);
+    return 0;
+  },
+};
+
+function requireArgument(value: string | undefined, name: string): string {
+  if (value === undefined || value === '') throw new TesseraError('invalid_value', `missing ${name}\n${USAGE}`);
+  return value;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      'data-dir': { type: 'string' },
+      replace: { type: 'boolean', default: false },
+      'no-sign-response': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help || positionals.length === 0) {
+    process.stdout.write(USAGE + '\n');
+    return values.help ? 0 : 2;
+  }
+  const [first, second, ...rest] = positionals;
+  const twoWord = `${first} ${second ?? ''}`;
+  const name = commands[twoWord] ? twoWord : first!;
+  const command = commands[name];
+  if (!command) throw new TesseraError('invalid_value', `unknown command "${positionals.join(' ')}"\n${USAGE}`);
+  const config = loadConfig({ env: process.env, ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}) });
+  return command({
+    positionals: commands[twoWord] ? rest : [second, ...rest].filter((p): p is string => p !== undefined),
+    flags: { replace: values.replace, signResponse: !values['no-sign-response'] },
+    config,
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    const message = error instanceof TesseraError ? error.message : `unexpected error: ${errorMessage(error)}`;
+    process.stderr.write(`tessera: ${message}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { isTesseraError } from '../lib/common/errors.js';
+import type { ErrorCode } from '../lib/common/errors.js';
+import {
+  DEFAULT_MAX_DEPTH,
+  NS,
+  attribute,
+  childrenNamed,
+  descendantsNamed,
+  parseSafeXml,
+  parseXsBoolean,
+  rootElement,
+  trimmedText,
+} from '../lib/saml/xml.js';
+
+const LIMITS = { maxBytes: 64 * 1024 };
+
+function refusal(xml: string, pattern: RegExp, limits: { maxBytes: number; maxDepth?: number } = LIMITS, code: ErrorCode = 'saml_malformed_request'): void {
+  assert.throws(
+    () => parseSafeXml(xml, limits, code),
+    (error: unknown) => isTesseraError(error) && error.code === code && pattern.test(error.message),
+  );
+}
+
+function nested(depth: number): string {
+  return '<a>'.repeat(depth) + '</a>'.repeat(depth);
+}
+
+describe('parseSafeXml', () => {
+  describe('accepts', () => {
+    it('a namespaced document with an XML declaration, comments and a BOM', () => {
+      const xml =
+        '\uFEFF<?xml version="1.0" encoding="UTF-8"?>\n<!-- leading comment -->\n' +
+        `<samlp:AuthnRequest xmlns:samlp="${NS.samlp}" xmlns:saml="${NS.saml}" ID="_1" Version="2.0">` +
+        '<saml:Issuer>\n  https://sp.example.com/saml\n</saml:Issuer><!-- inside --></samlp:AuthnRequest>\n';
+      const root = rootElement(parseSafeXml(xml, LIMITS, 'saml_malformed_request'));
+      assert.equal(root.localName, 'AuthnRequest');
+      assert.equal(attribute(root, 'ID'), '_1');
+      assert.equal(attribute(root, 'Destination'), undefined);
+      const [issuer] = childrenNamed(root, NS.saml, 'Issuer');
+      assert.ok(issuer);
+      assert.equal(trimmedText(issuer), 'https://sp.example.com/saml');
+    });
+
+    it('exactly maxBytes of UTF-8 and exactly maxDepth levels', () => {
+      const xml = `<r>${'é'.repeat(10)}</r>`;
+      const bytes = Buffer.byteLength(xml);
+      assert.ok(parseSafeXml(xml, { maxBytes: bytes }, 'sp_metadata_invalid'));
+      assert.ok(parseSafeXml(nested(5), { maxBytes: 1000, maxDepth: 5 }, 'sp_metadata_invalid'));
+      assert.ok(parseSafeXml(nested(DEFAULT_MAX_DEPTH), LIMITS, 'sp_metadata_invalid'));
+    });
+
+    it('markup-like text in comments, CDATA and attribute values without counting it as nesting', () => {
+      const xml = '<r a="b>b>b" c=\'>\'><!-- <b><b><b><b> --><![CDATA[<b><b><b><b>]]><b/></r>';
+      assert.ok(parseSafeXml(xml, { maxBytes: 1000, maxDepth: 2 }, 'saml_malformed_request'));
+    });
+  });
+
+  describe('refuses, with the caller\'s error code', () => {
+    it('more UTF-8 bytes than maxBytes, even when the string has fewer characters', () => {
+      const xml = `<r>${'é'.repeat(600)}</r>`;
+      assert.ok(xml.length < 1000);
+      refusal(xml, /over the limit of 1000/, { maxBytes: 1000 }, 'sp_metadata_invalid');
+    });
+
+    it('a DOCTYPE, whatever its case, before any parser sees it', () => {
+      refusal('<!DOCTYPE r><r/>', /DOCTYPE/);
+      refusal('<!doctype r [<!ELEMENT r ANY>]><r/>', /DOCTYPE/);
+      refusal('<?xml version="1.0"?>\n<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>', /DOCTYPE/, LIMITS, 'sp_metadata_invalid');
+    });
+
+    it('an ENTITY declaration even without a DOCTYPE', () => {
+      refusal('<r><!ENTITY x "y"></r>', /ENTITY/);
+    });
+
+    it('processing instructions other than the XML declaration', () => {
+      refusal('<r><?php echo 1; ?></r>', /processing instruction/);
+      refusal('<r/><?xml-stylesheet href="x.xsl"?>', /processing instruction/);
+      refusal('<?xml-stylesheet href="x.xsl"?><r/>', /processing instruction/);
+      refusal(' <?xml version="1.0"?><r/>', /processing instruction|not well-formed/);
+    });
+
+    it('XML that xmldom would only warn about or recover from', () => {
+      refusal('<r><a></r>', /not well-formed/);
+      refusal('<r><x:a/></r>', /not well-formed/);
+      refusal('<r>&undefined;</r>', /not well-formed/);
+      refusal('<r a="1" a="2"/>', /not well-formed/);
+      refusal('<r a=1/>', /not well-formed/);
+      refusal('', /not well-formed/);
+      refusal('just text', /not well-formed/);
+    });
+
+    it('characters XML 1.0 does not allow', () => {
+      refusal('<r>\u0001</r>', /characters/);
+      refusal('<r>\uD800</r>', /characters/);
+    });
+
+    it('more than one root, or text beside the root', () => {
+      refusal('<r/><s/>', /not well-formed|exactly one root/);
+      refusal('<r/>trailing', /not well-formed|outside the root/);
+      refusal('leading<r/>', /not well-formed|outside the root/);
+    });
+
+    it('nesting deeper than maxDepth (default 64)', () => {
+      refusal(nested(6), /deeper than 5/, { maxBytes: 1000, maxDepth: 5 });
+      refusal(nested(DEFAULT_MAX_DEPTH + 1), /deeper than 64/);
+    });
+
+    it('a 100,000-level document quickly, before building its tree', () => {
+      const started = process.hrtime.bigint();
+      refusal(nested(100_000), /deeper than 64/, { maxBytes: 1_000_000 });
+      const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
+      assert.ok(elapsedMs < 500, `took ${elapsedMs} ms`);
+    });
+  });
+
+  describe('helpers', () => {
+    it('find children and descendants by namespace and local name, in document order', () => {
+      const xml = `<m:r xmlns:m="${NS.md}" xmlns:o="urn:other"><m:a n="1"><m:a n="2"/></m:a><o:a n="x"/><m:a n="3"/></m:r>`;
+      const root = rootElement(parseSafeXml(xml, LIMITS, 'sp_metadata_invalid'));
+      assert.deepEqual(childrenNamed(root, NS.md, 'a').map((e) => attribute(e, 'n')), ['1', '3']);
+      assert.deepEqual(descendantsNamed(root, NS.md, 'a').map((e) => attribute(e, 'n')), ['1', '2', '3']);
+    });
+
+    it('parse xs:boolean strictly', () => {
+      assert.equal(parseXsBoolean('true'), true);
+      assert.equal(parseXsBoolean('1'), true);
+      assert.equal(parseXsBoolean(' false '), false);
+      assert.equal(parseXsBoolean('0'), false);
+      assert.equal(parseXsBoolean('yes'), undefined);
+      assert.equal(parseXsBoolean('TRUE'), undefined);
+    });
+  });
+});
