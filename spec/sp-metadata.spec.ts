@@ -152,6 +152,9 @@ describe('parseSpMetadata', () => {
         callbackUrl: 'https://node-saml.example.test/saml/acs',
         idpCert: keys.certificatePem,
         logoutCallbackUrl: 'https://node-saml.example.test/saml/slo',
+        // node-saml publishes a key only for what it can do: sign requests, decrypt assertions.
+        privateKey: keys.privateKeyPem,
+        decryptionPvk: keys.privateKeyPem,
       });
       const sp = parseSpMetadata(saml.generateServiceProviderMetadata(keys.certificatePem, keys.certificatePem), OPTIONS);
       assert.equal(sp.entityId, 'https://node-saml.example.test/saml');
