@@ -1,4 +1,6 @@
 import { createServer, type Server } from 'node:https';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import type { Config } from './config/index.js';
@@ -28,6 +30,9 @@ export interface IdpOptions {
   readonly clock?: Clock;
   readonly logger?: Logger;
 }
+
+/** The server certificate, written beside the database at start. */
+export const TLS_CERTIFICATE_FILE = 'tls-certificate.pem';
 
 const REPLAY_PURGE_INTERVAL_MS = 60_000;
 const REPLAY_PURGE_BATCH = 10_000;
@@ -144,6 +149,8 @@ export async function startIdp(options: IdpOptions): Promise<RunningIdp> {
     server.listen(idp.config.port, idp.config.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  // Public material only: lets curl and agents trust the self-signed server certificate (--cacert).
+  writeFileSync(path.join(idp.config.dataDir, TLS_CERTIFICATE_FILE), idp.keys.tls.certificatePem, { mode: 0o644 });
   idp.logger.info('server.listening', { url: idp.config.baseUrl, host: idp.config.host, port, entityId: idp.config.entityId });
   return {
     idp,

@@ -139,7 +139,8 @@ function exactChildren(parent: Element, required: readonly string[], optional: r
   for (const child of childElements(parent)) {
     const name = child.localName ?? '';
     if (child.namespaceURI !== NS.ds || !(required.includes(name) || optional.includes(name))) {
-      throw invalid(`unexpected element ${child.nodeName} in ds:${parent.localName ?? ''}`);
+      const shown = child.namespaceURI === NS.ds ? `ds:${name}` : `${child.nodeName} (${child.namespaceURI ?? 'no namespace'})`;
+      throw invalid(`unexpected element ${shown} in ds:${parent.localName ?? ''}`);
     }
     if (found.has(name)) throw invalid(`more than one ds:${name} in ds:${parent.localName ?? ''}`);
     found.set(name, child);
