@@ -9,10 +9,11 @@ import { createLogger, type Logger } from './common/log.js';
 import { openSqliteStore, type Store } from './store/index.js';
 import { loadKeyEncryptionKey, loadOrCreateIdpKeys, type IdpKeys } from './keys/index.js';
 import { createAgentAuthenticator } from './agents/index.js';
+import { loggingAuditLog } from './audit/index.js';
 import { orchestratorAuthentication } from './tokens/index.js';
 import { createApp } from './http/app.js';
 import { Views } from './http/views.js';
-import { samlRouter } from './saml/router.js';
+import { samlRouter } from './saml/index.js';
 import { scimRouter } from './scim/router.js';
 import { tasksRouter } from './tasks/router.js';
 
@@ -47,6 +48,7 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
     const kek = loadKeyEncryptionKey({ masterKey: config.masterKey, dataDir: config.dataDir, logger });
     const keys = await loadOrCreateIdpKeys({ keys: store.keys, kek, clock, tlsNames: tlsNamesFor(config) });
     const authenticateOrchestrator = orchestratorAuthentication(store.tokens);
+    const audit = loggingAuditLog(logger);
     const app = createApp(
       {
         saml: samlRouter({
@@ -58,6 +60,7 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
           replay: store.replay,
           tasks: store.tasks,
           sessions: store.sessions,
+          audit,
           authenticateAgent: createAgentAuthenticator({
             agents: store.agents,
             replay: store.replay,
@@ -70,6 +73,7 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
           agents: store.agents,
           clock,
           logger,
+          audit,
           baseUrl: `${config.baseUrl}/scim/v2`,
           maxJsonBytes: config.http.maxJsonBytes,
           authenticate: authenticateOrchestrator,
@@ -80,6 +84,7 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
           serviceProviders: store.serviceProviders,
           clock,
           logger,
+          audit,
           config,
           maxJsonBytes: config.http.maxJsonBytes,
           authenticate: authenticateOrchestrator,

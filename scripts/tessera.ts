@@ -7,7 +7,7 @@ import { TesseraError, errorMessage } from '../lib/common/errors.js';
 import { systemClock } from '../lib/common/clock.js';
 import { openSqliteStore, type Store } from '../lib/store/index.js';
 import { startIdp } from '../lib/idp.js';
-import { parseSpMetadata } from '../lib/saml/sp-metadata.js';
+import { parseSpMetadata } from '../lib/saml/index.js';
 import { generateOrchestratorToken, hashOrchestratorToken } from '../lib/tokens/index.js';
 
 const USAGE = `usage: tessera <command> [--data-dir DIR]

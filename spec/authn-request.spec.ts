@@ -631,6 +631,12 @@ describe('verifyAuthnRequest', () => {
         fails(() => verify(post(twice)), 'saml_signature_invalid', /exactly one ds:Signature, found 2/);
       });
 
+      it('KeyInfo placed before SignatureValue, out of schema order', () => {
+        const keyInfo = '<KeyInfo><X509Data><X509Certificate>AAAA</X509Certificate></X509Data></KeyInfo>';
+        const reordered = signed.replace('<SignatureValue>', `${keyInfo}<SignatureValue>`);
+        fails(() => verify(post(reordered)), 'saml_signature_invalid', /ds:SignatureValue is out of order/);
+      });
+
       it('a ds:Object smuggled into the signature', () => {
         const withObject = signed.replace('</Signature>', '<Object><samlp:AuthnRequest ID="_x"/></Object></Signature>');
         fails(() => verify(post(withObject)), 'saml_signature_invalid', /unexpected element ds:Object/);

@@ -114,6 +114,11 @@ describe('parseSafeXml', () => {
     });
   });
 
+  it('names the document in its messages', () => {
+    assert.throws(() => parseSafeXml('<!DOCTYPE r><r/>', LIMITS, 'sp_metadata_invalid', 'metadata'), { message: 'metadata contains a DOCTYPE declaration' });
+    assert.throws(() => parseSafeXml('<r>', LIMITS, 'sp_metadata_invalid', 'metadata'), /^TesseraError: metadata is not well-formed XML/);
+  });
+
   describe('helpers', () => {
     it('find children and descendants by namespace and local name, in document order', () => {
       const xml = `<m:r xmlns:m="${NS.md}" xmlns:o="urn:other"><m:a n="1"><m:a n="2"/></m:a><o:a n="x"/><m:a n="3"/></m:r>`;

@@ -88,6 +88,8 @@ describe('SCIM agents (basic)', function () {
     assertScimError(await scim('POST', '/Users', { schemas: [USER], userName: 'x', x509Certificates: [{ value: 'bm90IGEgY2VydA==' }] }), 400, 'invalidValue');
     assertScimError(await scim('POST', '/Users', { schemas: [USER], userName: 'x', [AGENT_EXTENSION]: { sensitivityTier: 'secret' } }), 400, 'invalidValue');
     assertScimError(await scim('POST', '/Users', { schemas: [USER], userName: 'x', [AGENT_EXTENSION]: { allowedCidrs: ['nowhere'] } }), 400, 'invalidValue');
+    assertScimError(await scim('POST', '/Users', { schemas: [USER], userName: 'bell\u0007' }), 400, 'invalidValue');
+    assertScimError(await scim('POST', '/Users', { schemas: [USER], userName: 'x', [AGENT_EXTENSION]: { modelHash: 'a\ud800' } }), 400, 'invalidValue');
     assertScimError(await scim('GET', '/Users/does-not-exist'), 404);
     assertScimError(await scim('POST', '/Users', { schemas: [USER], userName: 'x' }, { 'content-type': 'application/scim+json' }), 401);
   });

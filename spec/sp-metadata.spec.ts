@@ -186,11 +186,11 @@ describe('parseSpMetadata', () => {
 
   describe('refuses unsafe or unusable metadata, saying why', () => {
     it('a DOCTYPE with an external entity (XXE)', () => {
-      refused(fixture('bad-doctype-xxe.xml'), /DOCTYPE/);
+      refused(fixture('bad-doctype-xxe.xml'), /^metadata contains a DOCTYPE/);
     });
 
     it('billion laughs', () => {
-      refused(fixture('bad-billion-laughs.xml'), /DOCTYPE/);
+      refused(fixture('bad-billion-laughs.xml'), /^metadata contains a DOCTYPE/);
     });
 
     it('an EntitiesDescriptor aggregate', () => {
@@ -211,7 +211,7 @@ describe('parseSpMetadata', () => {
 
     it('a document over the size cap (512 KiB by default, or maxBytes)', () => {
       const padded = EXAMPLE.replace('<md:EntityDescriptor', `<!-- ${'x'.repeat(DEFAULT_MAX_METADATA_BYTES)} -->\n<md:EntityDescriptor`);
-      refused(padded, /over the limit of 524288/);
+      refused(padded, /^metadata is \d+ bytes, over the limit of 524288/);
       refused(EXAMPLE, /over the limit of 1024/, { ...OPTIONS, maxBytes: 1024 });
     });
 

@@ -80,7 +80,7 @@ function malformed(message: string): TesseraError {
 export function decodeAuthnRequest(inbound: InboundAuthnRequest, limits: { maxMessageBytes: number }): DecodedAuthnRequest {
   const decoded = inbound.binding === 'redirect' ? decodeRedirect(inbound.rawQueryString, limits.maxMessageBytes) : decodePost(inbound, limits.maxMessageBytes);
   checkRelayState(decoded.relayState);
-  const document = parseSafeXml(decoded.xml, { maxBytes: limits.maxMessageBytes }, 'saml_malformed_request');
+  const document = parseSafeXml(decoded.xml, { maxBytes: limits.maxMessageBytes }, 'saml_malformed_request', 'the AuthnRequest');
   const root = rootElement(document);
   if (!isNamed(root, NS.samlp, 'AuthnRequest')) throw malformed(`the message is a ${root.nodeName}, not a samlp:AuthnRequest`);
   return { binding: inbound.binding, ...decoded, document, unverifiedIssuer: readIssuer(root) };
@@ -148,7 +148,8 @@ function inflate(compressed: Buffer, maxMessageBytes: number): Buffer {
   try {
     return inflateRawSync(compressed, { maxOutputLength: maxMessageBytes });
   } catch (error) {
-    const tooLarge = error instanceof RangeError || (error as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE';
+    // zlib reports the cap as a RangeError (ERR_BUFFER_TOO_LARGE), corrupt input as a plain Error.
+    const tooLarge = error instanceof RangeError;
     throw malformed(tooLarge ? `the inflated SAMLRequest exceeds ${maxMessageBytes} bytes` : 'the SAMLRequest is not raw DEFLATE data');
   }
 }
@@ -222,7 +223,7 @@ function verifyPost(decoded: DecodedAuthnRequest, sp: ServiceProvider): Element 
   const signedXml = verifyEnvelopedSignature(decoded.xml, decoded.document, sp.signingCertificates);
   // Canonical XML may be somewhat longer than the original (expanded empty elements, namespaces).
   const limit = Buffer.byteLength(decoded.xml, 'utf8') * 4 + 4096;
-  const root = rootElement(parseSafeXml(signedXml, { maxBytes: limit }, 'saml_signature_invalid'));
+  const root = rootElement(parseSafeXml(signedXml, { maxBytes: limit }, 'saml_signature_invalid', 'the signed AuthnRequest'));
   if (!isNamed(root, NS.samlp, 'AuthnRequest')) throw new TesseraError('saml_signature_invalid', 'the signature does not cover the AuthnRequest');
   return root;
 }

@@ -5,6 +5,7 @@ import { addSeconds } from '../common/clock.js';
 import { asTesseraError, protocolShape } from '../http/error-mapping.js';
 import { noStore } from '../http/responses.js';
 import type { Views } from '../http/views.js';
+import { auditedAgent } from '../audit/index.js';
 import { buildIdpMetadata } from './idp-metadata.js';
 import { buildErrorResponse } from './response.js';
 import {
@@ -12,6 +13,7 @@ import {
   receiveSpRequest,
   samlId,
   signOn,
+  type SignOnAttempt,
   type SignOnDeps,
   type TrustedSignOnRequest,
 } from './sign-on.js';
@@ -60,13 +62,18 @@ export function samlRouter(deps: SamlRouterDeps): Router {
     try {
       trusted = await receive(req);
     } catch (error) {
-      return refuseWithoutAcs(deps, req, res, asTesseraError(error));
+      const refusal = asTesseraError(error);
+      await auditRefusal(deps, req, refusal, {}, undefined);
+      return refuseWithoutAcs(deps, req, res, refusal);
     }
+    const attempt: SignOnAttempt = {};
     try {
-      const issued = await signOn(deps, trusted, req, res);
+      const issued = await signOn(deps, trusted, req, res, attempt);
       deliver(deps, req, res, 200, { acsUrl: issued.acsUrl, samlResponse: issued.samlResponse, relayState: issued.relayState, spEntityId: trusted.sp.entityId });
     } catch (error) {
-      refuseToAcs(deps, req, res, trusted, asTesseraError(error));
+      const refusal = asTesseraError(error);
+      await auditRefusal(deps, req, refusal, attempt, trusted.sp.entityId);
+      refuseToAcs(deps, req, res, trusted, refusal);
     }
   };
 
@@ -95,7 +102,8 @@ export function samlRouter(deps: SamlRouterDeps): Router {
   );
 
   router.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
-    refuseWithoutAcs(deps, req, res, asTesseraError(error));
+    const refusal = asTesseraError(error);
+    void auditRefusal(deps, req, refusal, {}, undefined).finally(() => refuseWithoutAcs(deps, req, res, refusal));
   });
   return router;
 }
@@ -145,7 +153,6 @@ function deliver(deps: SamlRouterDeps, req: Request, res: Response, status: numb
 
 /** A refusal the SP should hear about: a signed error Response to its trusted ACS. */
 function refuseToAcs(deps: SamlRouterDeps, req: Request, res: Response, trusted: TrustedSignOnRequest, error: TesseraError): void {
-  logRefusal(deps, req, error, trusted.sp.entityId);
   const shape = protocolShape(error.code);
   const xml = buildErrorResponse(
     {
@@ -171,7 +178,6 @@ function refuseToAcs(deps: SamlRouterDeps, req: Request, res: Response, trusted:
 
 /** No trusted ACS to answer: a plain error page or JSON, never a redirect. */
 function refuseWithoutAcs(deps: SamlRouterDeps, req: Request, res: Response, error: TesseraError): void {
-  logRefusal(deps, req, error, undefined);
   noStore(res);
   const status = protocolShape(error.code).httpStatus;
   const message = error.code === 'internal' ? 'internal error' : error.message;
@@ -183,8 +189,23 @@ function refuseWithoutAcs(deps: SamlRouterDeps, req: Request, res: Response, err
   res.status(status).type('html').send(deps.views.render('error', { code: error.code, message }));
 }
 
-function logRefusal(deps: SamlRouterDeps, req: Request, error: TesseraError, sp: string | undefined): void {
-  const fields = { reason: error.code, message: error.message, detail: error.internalDetail, sp, path: req.path, taskId: req.get('Task-ID') };
-  if (error.code === 'internal') deps.logger.error('signon.failed', fields);
-  else deps.logger.info('signon.denied', fields);
+/** Every refusal is a decision: audited with its reason (the operator detail goes to the log only). */
+async function auditRefusal(
+  deps: SamlRouterDeps,
+  req: Request,
+  error: TesseraError,
+  attempt: SignOnAttempt,
+  sp: string | undefined,
+): Promise<void> {
+  if (error.code === 'internal') deps.logger.error('signon.failed', { detail: error.internalDetail, path: req.path });
+  else if (error.internalDetail) deps.logger.info('signon.denied_detail', { reason: error.code, detail: error.internalDetail });
+  await deps.audit.record({
+    event: 'signon.denied',
+    actor: attempt.agent ? `agent:${attempt.agent.userName}` : 'anonymous',
+    agent: attempt.agent ? auditedAgent(attempt.agent) : undefined,
+    taskId: req.get('Task-ID'),
+    spEntityId: sp,
+    reason: error.code,
+    details: { message: error.message, path: req.path, sourceAddress: req.socket.remoteAddress },
+  });
 }

@@ -7,7 +7,8 @@ import type { Logger } from '../common/log.js';
 import { TesseraError } from '../common/errors.js';
 import { normaliseAddress } from '../common/cidr.js';
 import type { ReplayCache } from '../common/replay-cache.js';
-import type { AgentAuthenticator } from '../agents/index.js';
+import type { Agent, AgentAuthenticator } from '../agents/index.js';
+import { auditedAgent, type AuditLog } from '../audit/index.js';
 import type { IdpKeys } from '../keys/index.js';
 import type { SessionRepository } from '../sessions/session-repository.js';
 import type { TaskRepository } from '../tasks/task-repository.js';
@@ -36,6 +37,12 @@ export interface SignOnDeps {
   readonly tasks: TaskRepository;
   readonly sessions: SessionRepository;
   readonly authenticateAgent: AgentAuthenticator;
+  readonly audit: AuditLog;
+}
+
+/** What a sign-on attempt learnt before it ended, for the audit record of a refusal. */
+export interface SignOnAttempt {
+  agent?: Agent;
 }
 
 /**
@@ -102,7 +109,13 @@ function defaultPostAcs(sp: ServiceProvider): SpEndpoint {
  * The sign-on proper, in order: the request's own checks, the agent's credential,
  * the agent's state, the task, then the session and the signed Response.
  */
-export async function signOn(deps: SignOnDeps, trusted: TrustedSignOnRequest, req: Request, res: Response): Promise<IssuedResponse> {
+export async function signOn(
+  deps: SignOnDeps,
+  trusted: TrustedSignOnRequest,
+  req: Request,
+  res: Response,
+  attempt: SignOnAttempt,
+): Promise<IssuedResponse> {
   const now = deps.clock.now();
   if (trusted.request) {
     await checkAuthnRequest(trusted.request, {
@@ -115,6 +128,7 @@ export async function signOn(deps: SignOnDeps, trusted: TrustedSignOnRequest, re
   }
   const authenticated = await deps.authenticateAgent(req, res);
   const agent = authenticated.agent;
+  attempt.agent = agent;
   if (!agent.active) throw new TesseraError('agent_inactive', 'the agent is deactivated');
 
   const sourceAddress = normaliseAddress(req.socket.remoteAddress ?? '');
@@ -176,19 +190,21 @@ export async function signOn(deps: SignOnDeps, trusted: TrustedSignOnRequest, re
     },
     deps.keys.signing,
   );
-  deps.logger.info('signon.issued', {
-    agentId: agent.id,
-    userName: agent.userName,
+  await deps.audit.record({
+    event: 'signon.issued',
+    actor: `agent:${agent.userName}`,
+    agent: auditedAgent(agent),
     taskId: task.id,
-    sp: trusted.sp.entityId,
-    sessionId: session.id,
+    spEntityId: trusted.sp.entityId,
     assertionId: session.assertionId,
-    authnMethod: authenticated.method,
-    flow: trusted.request ? 'sp-initiated' : 'idp-initiated',
-    modelHash: agent.profile.modelHash,
-    sourceCommit: agent.profile.sourceCommit,
-    trainingDataVersion: agent.profile.trainingDataVersion,
-    sessionNotOnOrAfter: sessionExpiry.toISOString(),
+    sessionId: session.id,
+    details: {
+      authnMethod: authenticated.method,
+      flow: trusted.request ? 'sp-initiated' : 'idp-initiated',
+      scopes: grantedScopes,
+      sessionNotOnOrAfter: sessionExpiry.toISOString(),
+      sourceAddress,
+    },
   });
   return {
     acsUrl: trusted.acs.location,

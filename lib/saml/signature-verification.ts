@@ -115,9 +115,9 @@ function checkSignaturePlacement(document: Document): Element {
 
 /** Structure of ds:Signature / ds:SignedInfo; returns the root's ID, which the one Reference names. */
 function checkSignedInfo(signature: Element, root: Element): string {
-  const parts = exactChildren(signature, ['SignedInfo', 'SignatureValue'], ['KeyInfo']);
+  const parts = expectChildren(signature, [{ name: 'SignedInfo' }, { name: 'SignatureValue' }, { name: 'KeyInfo', optional: true }]);
   const signedInfo = parts.get('SignedInfo') as Element;
-  const info = exactChildren(signedInfo, ['CanonicalizationMethod', 'SignatureMethod', 'Reference'], []);
+  const info = expectChildren(signedInfo, [{ name: 'CanonicalizationMethod' }, { name: 'SignatureMethod' }, { name: 'Reference' }]);
   const c14n = attribute(info.get('CanonicalizationMethod') as Element, 'Algorithm');
   if (c14n !== EXCLUSIVE_C14N) throw invalid(`canonicalization ${String(c14n)} is not accepted (exclusive c14n without comments only)`);
   const signatureMethod = info.get('SignatureMethod') as Element;
@@ -130,29 +130,40 @@ function checkSignedInfo(signature: Element, root: Element): string {
   return rootId;
 }
 
+interface ChildRule {
+  readonly name: string;
+  readonly optional?: boolean;
+}
+
 /**
- * The ds children of an element, each named one exactly once: required ones must be present,
- * optional ones may be, anything else (a second Reference, ds:Object, foreign elements) is refused.
+ * The ds children of an element, in schema order, each at most once: required ones must be
+ * present, anything else (a second Reference, ds:Object, foreign elements) is refused. xml-crypto
+ * finds some of these by name anywhere in the Signature, so only one candidate may exist.
  */
-function exactChildren(parent: Element, required: readonly string[], optional: readonly string[]): Map<string, Element> {
+function expectChildren(parent: Element, rules: readonly ChildRule[]): Map<string, Element> {
+  const parentName = `ds:${parent.localName ?? ''}`;
   const found = new Map<string, Element>();
+  let next = 0;
   for (const child of childElements(parent)) {
     const name = child.localName ?? '';
-    if (child.namespaceURI !== NS.ds || !(required.includes(name) || optional.includes(name))) {
+    const position = child.namespaceURI === NS.ds ? rules.findIndex((rule) => rule.name === name) : -1;
+    if (position === -1) {
       const shown = child.namespaceURI === NS.ds ? `ds:${name}` : `${child.nodeName} (${child.namespaceURI ?? 'no namespace'})`;
-      throw invalid(`unexpected element ${shown} in ds:${parent.localName ?? ''}`);
+      throw invalid(`unexpected element ${shown} in ${parentName}`);
     }
-    if (found.has(name)) throw invalid(`more than one ds:${name} in ds:${parent.localName ?? ''}`);
+    if (found.has(name)) throw invalid(`more than one ds:${name} in ${parentName}`);
+    if (position < next) throw invalid(`ds:${name} is out of order in ${parentName}`);
     found.set(name, child);
+    next = position + 1;
   }
-  const missing = required.find((name) => !found.has(name));
-  if (missing !== undefined) throw invalid(`ds:${parent.localName ?? ''} has no ds:${missing}`);
+  const missing = rules.find((rule) => rule.optional !== true && !found.has(rule.name));
+  if (missing !== undefined) throw invalid(`${parentName} has no ds:${missing.name}`);
   return found;
 }
 
 function checkReference(reference: Element, rootId: string): void {
   if (attribute(reference, 'URI') !== `#${rootId}`) throw invalid('the signature Reference does not point at the signed element\'s ID');
-  const parts = exactChildren(reference, ['Transforms', 'DigestMethod', 'DigestValue'], []);
+  const parts = expectChildren(reference, [{ name: 'Transforms' }, { name: 'DigestMethod' }, { name: 'DigestValue' }]);
   const transforms = childElements(parts.get('Transforms') as Element);
   const algorithms = transforms.map((transform) => (isNamed(transform, NS.ds, 'Transform') ? attribute(transform, 'Algorithm') : undefined));
   const acceptedChain = algorithms.length === ACCEPTED_TRANSFORMS.length && ACCEPTED_TRANSFORMS.every((expected, i) => algorithms[i] === expected);

@@ -48,7 +48,7 @@ function isHttpsUrl(location: string): boolean {
 
 /** @throws TesseraError('sp_metadata_invalid') naming what is wrong */
 export function parseSpMetadata(xml: string, options: SpMetadataOptions): ServiceProvider {
-  const document = parseSafeXml(xml, { maxBytes: options.maxBytes ?? DEFAULT_MAX_METADATA_BYTES }, 'sp_metadata_invalid');
+  const document = parseSafeXml(xml, { maxBytes: options.maxBytes ?? DEFAULT_MAX_METADATA_BYTES }, 'sp_metadata_invalid', 'metadata');
   const entity = entityDescriptor(rootElement(document));
   checkValidUntil(entity, options.now);
   const entityId = readEntityId(entity);

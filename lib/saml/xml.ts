@@ -27,7 +27,6 @@ const ELEMENT_NODE = 1;
 const TEXT_NODE = 3;
 const CDATA_SECTION_NODE = 4;
 const PROCESSING_INSTRUCTION_NODE = 7;
-const COMMENT_NODE = 8;
 const DOCUMENT_TYPE_NODE = 10;
 
 const BOM = '\uFEFF';
@@ -40,14 +39,15 @@ const XML_DECLARATION = /^<\?xml[\t\n\r ][^?]*\?>/;
  * UTF-8, any DOCTYPE or ENTITY declaration (XXE, billion laughs), processing instructions
  * other than the XML declaration, anything xmldom merely warns about, content beside the
  * single root, and element nesting deeper than maxDepth.
+ * @param subject what the document is, for messages ("metadata contains a DOCTYPE declaration")
  */
-export function parseSafeXml(xml: string, limits: XmlLimits, errorCode: ErrorCode): Document {
+export function parseSafeXml(xml: string, limits: XmlLimits, errorCode: ErrorCode, subject = 'XML'): Document {
   const maxDepth = limits.maxDepth ?? DEFAULT_MAX_DEPTH;
-  const refuse = (message: string): never => {
-    throw new TesseraError(errorCode, message);
+  const refuse = (problem: string): never => {
+    throw new TesseraError(errorCode, `${subject} ${problem}`);
   };
   const size = Buffer.byteLength(xml, 'utf8');
-  if (size > limits.maxBytes) refuse(`XML is ${size} bytes, over the limit of ${limits.maxBytes}`);
+  if (size > limits.maxBytes) refuse(`is ${size} bytes, over the limit of ${limits.maxBytes}`);
   const text = xml.startsWith(BOM) ? xml.slice(1) : xml;
   checkRawText(text, maxDepth, refuse);
   const document = parseStrict(text, refuse);
@@ -57,14 +57,14 @@ export function parseSafeXml(xml: string, limits: XmlLimits, errorCode: ErrorCod
 
 /** Refusals decided on the text alone, so no parser ever runs over a hostile DTD. */
 function checkRawText(text: string, maxDepth: number, refuse: (message: string) => never): void {
-  if (/<!DOCTYPE/i.test(text)) refuse('XML contains a DOCTYPE declaration');
-  if (/<!ENTITY/i.test(text)) refuse('XML contains an ENTITY declaration');
-  if (NON_XML_CHARACTER.test(text)) refuse('XML contains characters that XML 1.0 does not allow');
+  if (/<!DOCTYPE/i.test(text)) refuse('contains a DOCTYPE declaration');
+  if (/<!ENTITY/i.test(text)) refuse('contains an ENTITY declaration');
+  if (NON_XML_CHARACTER.test(text)) refuse('contains characters that XML 1.0 does not allow');
   const declaration = XML_DECLARATION.exec(text);
   const rest = declaration ? text.slice(declaration[0].length) : text;
-  if (rest.includes('<?')) refuse('XML contains a processing instruction');
+  if (rest.includes('<?')) refuse('contains a processing instruction');
   const depth = rawNestingDepth(rest, maxDepth);
-  if (depth > maxDepth) refuse(`XML nests elements deeper than ${maxDepth} levels`);
+  if (depth > maxDepth) refuse(`nests elements deeper than ${maxDepth} levels`);
 }
 
 /**
@@ -134,7 +134,7 @@ function parseStrict(text: string, refuse: (message: string) => never): Document
     return parser.parseFromString(text, 'text/xml');
   } catch (error) {
     const detail = problems[0] ?? (error instanceof Error ? error.message : String(error));
-    return refuse(`XML is not well-formed (${detail.replace(/\s+/g, ' ').slice(0, 200)})`);
+    return refuse(`is not well-formed XML (${detail.replace(/\s+/g, ' ').slice(0, 200)})`);
   }
 }
 
@@ -143,21 +143,21 @@ function checkTree(document: Document, maxDepth: number, refuse: (message: strin
   let roots = 0;
   for (const child of nodeList(document.childNodes)) {
     if (child.nodeType === ELEMENT_NODE) roots += 1;
-    else if (child.nodeType === DOCUMENT_TYPE_NODE) refuse('XML contains a DOCTYPE declaration');
-    else if (child.nodeType === TEXT_NODE && (child.nodeValue ?? '').trim() !== '') refuse('XML has text outside the root element');
-    else if (child.nodeType === CDATA_SECTION_NODE) refuse('XML has text outside the root element');
+    else if (child.nodeType === DOCUMENT_TYPE_NODE) refuse('contains a DOCTYPE declaration');
+    else if (child.nodeType === TEXT_NODE && (child.nodeValue ?? '').trim() !== '') refuse('has text outside the root element');
+    else if (child.nodeType === CDATA_SECTION_NODE) refuse('has text outside the root element');
     else if (child.nodeType === PROCESSING_INSTRUCTION_NODE && !(child === document.firstChild && child.nodeName === 'xml')) {
-      refuse('XML contains a processing instruction');
+      refuse('contains a processing instruction');
     }
   }
-  if (roots !== 1) refuse(`XML must have exactly one root element, found ${roots}`);
+  if (roots !== 1) refuse(`must have exactly one root element, found ${roots}`);
   const stack: Array<{ node: Node; depth: number }> = [{ node: document, depth: 0 }];
   for (let entry = stack.pop(); entry !== undefined; entry = stack.pop()) {
     for (const child of nodeList(entry.node.childNodes)) {
-      if (child.nodeType === PROCESSING_INSTRUCTION_NODE && entry.node !== document) refuse('XML contains a processing instruction');
+      if (child.nodeType === PROCESSING_INSTRUCTION_NODE && entry.node !== document) refuse('contains a processing instruction');
       if (child.nodeType !== ELEMENT_NODE) continue;
       const depth = entry.depth + 1;
-      if (depth > maxDepth) refuse(`XML nests elements deeper than ${maxDepth} levels`);
+      if (depth > maxDepth) refuse(`nests elements deeper than ${maxDepth} levels`);
       stack.push({ node: child, depth });
     }
   }
@@ -174,10 +174,6 @@ function nodeList(list: { readonly length: number; item(index: number): Node | n
 
 export function isElement(node: Node | null | undefined): node is Element {
   return node !== null && node !== undefined && node.nodeType === ELEMENT_NODE;
-}
-
-export function isComment(node: Node): boolean {
-  return node.nodeType === COMMENT_NODE;
 }
 
 export function isNamed(element: Element, namespace: string, localName: string): boolean {

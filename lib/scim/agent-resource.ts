@@ -4,6 +4,7 @@ import { isoSeconds } from '../common/clock.js';
 import { parseCidr } from '../common/cidr.js';
 import { isSensitivityTier } from '../config/index.js';
 import { certificateThumbprint, parseCertificate } from '../keys/index.js';
+import { isXmlSafe } from '../saml/index.js';
 import type { Agent, AgentCertificate, AgentProfile, NewAgent } from '../agents/index.js';
 import { SCIM_SCHEMAS } from './schemas.js';
 
@@ -31,6 +32,7 @@ export function agentFromScim(body: unknown, now: Date): NewAgent {
   if (typeof userName !== 'string' || userName.trim().length === 0 || userName.length > 256) {
     throw invalid('userName is required: a non-empty string of at most 256 characters');
   }
+  assertXmlSafe(userName, 'userName');
   const extraAttributes: ScimObject = {};
   for (const [key, value] of Object.entries(user)) {
     if (!INTERPRETED.has(key) && !isPrototypeKey(key)) extraAttributes[key] = value;
@@ -133,7 +135,13 @@ export function agentToScim(agent: Agent, location: string): ScimObject {
 function optionalString(value: unknown, attribute: string): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string' || value.length > 1024) throw invalid(`${attribute} must be a string`);
+  assertXmlSafe(value, attribute);
   return value;
+}
+
+/** Values reach signed assertions: refuse now what XML 1.0 cannot carry, rather than fail every sign-on later. */
+function assertXmlSafe(value: string, attribute: string): void {
+  if (!isXmlSafe(value)) throw invalid(`${attribute} contains a character XML cannot carry (a control character or lone surrogate)`);
 }
 
 function stringList(value: unknown, attribute: string): string[] {

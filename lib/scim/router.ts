@@ -1,5 +1,6 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { AgentEndResult, AgentRepository } from '../agents/index.js';
+import { auditedAgent, type AuditLog } from '../audit/index.js';
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/log.js';
 import { TesseraError } from '../common/errors.js';
@@ -13,6 +14,7 @@ export interface ScimRouterDeps {
   readonly agents: AgentRepository;
   readonly clock: Clock;
   readonly logger: Logger;
+  readonly audit: AuditLog;
   /** The absolute URL the router is mounted at, for meta.location. */
   readonly baseUrl: string;
   readonly maxJsonBytes: number;
@@ -32,7 +34,12 @@ export function scimRouter(deps: ScimRouterDeps): Router {
   router.post('/Users', async (req, res) => {
     requireScimJson(req);
     const agent = await deps.agents.create(agentFromScim(req.body, deps.clock.now()), deps.clock.now());
-    deps.logger.info('agent.provisioned', { agentId: agent.id, userName: agent.userName, active: agent.active });
+    await deps.audit.record({
+      event: 'agent.provisioned',
+      actor: actorOf(res),
+      agent: auditedAgent(agent),
+      details: { active: agent.active, certificates: agent.certificates.map((c) => c.thumbprint), profile: agent.profile },
+    });
     res.location(locationOf(agent.id));
     send(res, 201, agentToScim(agent, locationOf(agent.id)));
   });
@@ -49,10 +56,11 @@ export function scimRouter(deps: ScimRouterDeps): Router {
     const active = activeFromPatch(req.body);
     const result = await deps.agents.setActive(req.params.id!, active, deps.clock.now());
     if (!result) throw new TesseraError('not_found', `no User with id ${req.params.id}`);
-    deps.logger.info(active ? 'agent.activated' : 'agent.deactivated', {
-      agentId: result.agent.id,
-      revokedSessions: result.revokedSessions.length,
-      cancelledTasks: result.cancelledTaskIds.length,
+    await deps.audit.record({
+      event: active ? 'agent.changed' : 'agent.deactivated',
+      actor: actorOf(res),
+      agent: auditedAgent(result.agent),
+      details: { active, revokedSessions: result.revokedSessions.map((s) => s.id), cancelledTasks: result.cancelledTaskIds },
     });
     if (!active) deps.onAgentEnded?.(result, 'deactivated');
     res.setHeader('ETag', `W/"${result.agent.version}"`);
@@ -62,10 +70,11 @@ export function scimRouter(deps: ScimRouterDeps): Router {
   router.delete('/Users/:id', async (req, res) => {
     const result = await deps.agents.delete(req.params.id!, deps.clock.now());
     if (!result) throw new TesseraError('not_found', `no User with id ${req.params.id}`);
-    deps.logger.info('agent.deleted', {
-      agentId: result.agent.id,
-      revokedSessions: result.revokedSessions.length,
-      cancelledTasks: result.cancelledTaskIds.length,
+    await deps.audit.record({
+      event: 'agent.deleted',
+      actor: actorOf(res),
+      agent: auditedAgent(result.agent),
+      details: { revokedSessions: result.revokedSessions.map((s) => s.id), cancelledTasks: result.cancelledTaskIds },
     });
     deps.onAgentEnded?.(result, 'deleted');
     res.status(204).end();
@@ -80,6 +89,12 @@ export function scimRouter(deps: ScimRouterDeps): Router {
     sendScimError(res, tesseraError);
   });
   return router;
+}
+
+function actorOf(res: Response): string {
+  const orchestrator: unknown = res.locals.orchestrator;
+  const name = typeof orchestrator === 'object' && orchestrator !== null && 'name' in orchestrator ? String(orchestrator.name) : 'unknown';
+  return `orchestrator:${name}`;
 }
 
 function requireScimJson(req: Request): void {

@@ -1,5 +1,6 @@
 import express, { type Request, type Response, type NextFunction, type Router } from 'express';
 import type { AgentRepository } from '../agents/index.js';
+import { auditedAgent, type AuditLog } from '../audit/index.js';
 import type { Clock } from '../common/clock.js';
 import { isoSeconds } from '../common/clock.js';
 import type { Logger } from '../common/log.js';
@@ -11,6 +12,7 @@ import { endTask, openTask, type TaskServiceDeps } from './task-service.js';
 
 export interface TasksRouterDeps extends TaskServiceDeps {
   readonly logger: Logger;
+  readonly audit: AuditLog;
   readonly agents: AgentRepository;
   readonly clock: Clock;
   readonly maxJsonBytes: number;
@@ -44,7 +46,14 @@ export function tasksRouter(deps: TasksRouterDeps): Router {
   router.post('/', async (req, res) => {
     requireJson(req);
     const task = await openTask(deps, req.body);
-    deps.logger.info('task.opened', { taskId: task.id, agentId: task.agentId, tier: task.tier, orchestrator: orchestratorName(res) });
+    const agent = await deps.agents.get(task.agentId);
+    await deps.audit.record({
+      event: 'task.opened',
+      actor: `orchestrator:${orchestratorName(res)}`,
+      agent: agent ? auditedAgent(agent) : undefined,
+      taskId: task.id,
+      details: { scopes: task.scopes, tier: task.tier, audiences: task.audiences, expiresAt: task.expiresAt.toISOString() },
+    });
     res.status(201).location(`${req.baseUrl}/${task.id}`).json(await represent(task));
   });
 
@@ -58,11 +67,13 @@ export function tasksRouter(deps: TasksRouterDeps): Router {
     requireJson(req);
     const result = await endTask(deps, req.params.taskId!, req.body);
     const revokedSessionCount = result.revokedSessions.length;
-    deps.logger.info('task.ended', {
+    const agent = await deps.agents.get(result.task.agentId);
+    await deps.audit.record({
+      event: 'task.ended',
+      actor: `orchestrator:${orchestratorName(res)}`,
+      agent: agent ? auditedAgent(agent) : undefined,
       taskId: result.task.id,
-      status: result.task.status,
-      revokedSessions: revokedSessionCount,
-      orchestrator: orchestratorName(res),
+      details: { status: result.task.status, revokedSessions: result.revokedSessions.map((s) => s.id) },
     });
     deps.onTaskEnded?.({ task: result.task, revokedSessionCount });
     res.json({ ...(await represent(result.task)), revokedSessions: revokedSessionCount });
@@ -82,7 +93,7 @@ function requireJson(req: Request): void {
   }
 }
 
-function orchestratorName(res: Response): string | undefined {
+function orchestratorName(res: Response): string {
   const orchestrator: unknown = res.locals.orchestrator;
-  return typeof orchestrator === 'object' && orchestrator !== null && 'name' in orchestrator ? String(orchestrator.name) : undefined;
+  return typeof orchestrator === 'object' && orchestrator !== null && 'name' in orchestrator ? String(orchestrator.name) : 'unknown';
 }

@@ -1,0 +1,41 @@
+/**
+ * Every decision Tessera takes is recorded as an audit event: what happened, who
+ * asked, about which agent, task, SP and assertion, and the agent's provenance
+ * (model hash, source commit, training-data version) at that moment.
+ */
+export type AuditEventName =
+  | 'signon.issued'
+  | 'signon.denied'
+  | 'task.opened'
+  | 'task.ended'
+  | 'agent.provisioned'
+  | 'agent.changed'
+  | 'agent.deactivated'
+  | 'agent.deleted';
+
+export interface AuditedAgent {
+  readonly id: string;
+  readonly userName: string;
+  readonly modelHash: string | undefined;
+  readonly sourceCommit: string | undefined;
+  readonly trainingDataVersion: string | undefined;
+}
+
+export interface AuditEvent {
+  readonly event: AuditEventName;
+  /** Who caused it: "agent:<userName>", "orchestrator:<token name>", "admin", "system". */
+  readonly actor: string;
+  readonly agent?: AuditedAgent | undefined;
+  readonly taskId?: string | undefined;
+  readonly spEntityId?: string | undefined;
+  readonly assertionId?: string | undefined;
+  readonly sessionId?: string | undefined;
+  /** The stable error code for a refusal. */
+  readonly reason?: string | undefined;
+  readonly details?: Readonly<Record<string, unknown>> | undefined;
+}
+
+export interface AuditLog {
+  /** Resolves once the event is recorded; callers acknowledge nothing before that. */
+  record(event: AuditEvent): Promise<void>;
+}

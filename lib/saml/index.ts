@@ -1,0 +1,8 @@
+/** What other concerns may use of the SAML layer. */
+export { samlRouter, type SamlRouterDeps } from './router.js';
+export { parseSpMetadata } from './sp-metadata.js';
+export { isXmlSafe } from './xml-escape.js';
+export { AGENT_ATTRIBUTE } from './agent-attributes.js';
+export type { ServiceProvider, SpEndpoint } from './service-provider.js';
+export { BINDINGS } from './service-provider.js';
+export type { ServiceProviderRepository } from './sp-repository.js';
