@@ -31,13 +31,13 @@ describe('parseSafeXml', () => {
     it('a namespaced document with an XML declaration, comments and a BOM', () => {
       const xml =
         '\uFEFF<?xml version="1.0" encoding="UTF-8"?>\n<!-- leading comment -->\n' +
-        `<samlp:AuthnRequest xmlns:samlp="${NS.samlp}" xmlns:saml="${NS.saml}" ID="_1" Version="2.0">` +
+        `<samlp:AuthnRequest xmlns:samlp="${NS.protocol}" xmlns:saml="${NS.assertion}" ID="_1" Version="2.0">` +
         '<saml:Issuer>\n  https://sp.example.com/saml\n</saml:Issuer><!-- inside --></samlp:AuthnRequest>\n';
       const root = rootElement(parseSafeXml(xml, LIMITS, 'saml_malformed_request'));
       assert.equal(root.localName, 'AuthnRequest');
       assert.equal(attribute(root, 'ID'), '_1');
       assert.equal(attribute(root, 'Destination'), undefined);
-      const [issuer] = childrenNamed(root, NS.saml, 'Issuer');
+      const [issuer] = childrenNamed(root, NS.assertion, 'Issuer');
       assert.ok(issuer);
       assert.equal(trimmedText(issuer), 'https://sp.example.com/saml');
     });
@@ -121,10 +121,10 @@ describe('parseSafeXml', () => {
 
   describe('helpers', () => {
     it('find children and descendants by namespace and local name, in document order', () => {
-      const xml = `<m:r xmlns:m="${NS.md}" xmlns:o="urn:other"><m:a n="1"><m:a n="2"/></m:a><o:a n="x"/><m:a n="3"/></m:r>`;
+      const xml = `<m:r xmlns:m="${NS.metadata}" xmlns:o="urn:other"><m:a n="1"><m:a n="2"/></m:a><o:a n="x"/><m:a n="3"/></m:r>`;
       const root = rootElement(parseSafeXml(xml, LIMITS, 'sp_metadata_invalid'));
-      assert.deepEqual(childrenNamed(root, NS.md, 'a').map((e) => attribute(e, 'n')), ['1', '3']);
-      assert.deepEqual(descendantsNamed(root, NS.md, 'a').map((e) => attribute(e, 'n')), ['1', '2', '3']);
+      assert.deepEqual(childrenNamed(root, NS.metadata, 'a').map((e) => attribute(e, 'n')), ['1', '3']);
+      assert.deepEqual(descendantsNamed(root, NS.metadata, 'a').map((e) => attribute(e, 'n')), ['1', '2', '3']);
     });
 
     it('parse xs:boolean strictly', () => {

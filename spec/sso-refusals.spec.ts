@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { SAML } from '@node-saml/node-saml';
 import Database from 'better-sqlite3';
 import path from 'node:path';
+import { deflateRawSync } from 'node:zlib';
 import {
   agentJwt,
   openTask,
@@ -83,6 +84,22 @@ describe('sign-on refusals', function () {
     assertPlainRefusal(response, 400, 'saml_unknown_sp');
     assertPlainRefusal(await initiate(taskId, { clientCert: mtls(), sp: 'https://unknown.example.test/saml' }), 400, 'saml_unknown_sp');
     assert.equal(sessionCount(), before);
+  });
+
+  it('refuses an AuthnRequest whose ID could not be echoed in InResponseTo (not an NCName)', async function () {
+    const unsigned = await registerNodeSamlSp(idp);
+    const xml =
+      `<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ` +
+      `ID="1&quot;bad id" Version="2.0" IssueInstant="${new Date().toISOString()}" Destination="${idp.baseUrl}/saml/sso">` +
+      `<saml:Issuer>${unsigned.entityId}</saml:Issuer></samlp:AuthnRequest>`;
+    const samlRequest = deflateRawSync(Buffer.from(xml)).toString('base64');
+    const taskId = await openTask(idp, { agent: agent.userName });
+    const response = await idp.request({
+      path: `/saml/sso?SAMLRequest=${encodeURIComponent(samlRequest)}`,
+      headers: { accept: 'application/json', 'task-id': taskId },
+      clientCert: mtls(),
+    });
+    assertPlainRefusal(response, 400, 'saml_malformed_request');
   });
 
   it("refuses an ACS that is not in the SP's metadata", async function () {

@@ -82,7 +82,7 @@ export function decodeAuthnRequest(inbound: InboundAuthnRequest, limits: { maxMe
   checkRelayState(decoded.relayState);
   const document = parseSafeXml(decoded.xml, { maxBytes: limits.maxMessageBytes }, 'saml_malformed_request', 'the AuthnRequest');
   const root = rootElement(document);
-  if (!isNamed(root, NS.samlp, 'AuthnRequest')) throw malformed(`the message is a ${root.nodeName}, not a samlp:AuthnRequest`);
+  if (!isNamed(root, NS.protocol, 'AuthnRequest')) throw malformed(`the message is a ${root.nodeName}, not a samlp:AuthnRequest`);
   return { binding: inbound.binding, ...decoded, document, unverifiedIssuer: readIssuer(root) };
 }
 
@@ -208,7 +208,7 @@ export function verifyAuthnRequest(decoded: DecodedAuthnRequest, sp: ServiceProv
 function verifyRedirect(decoded: DecodedAuthnRequest, sp: ServiceProvider): Element | undefined {
   // SAML bindings §3.4.4.1: the XML signature is removed before DEFLATE; one left inside
   // could never be verified as the Redirect binding defines, so it is not silently ignored.
-  if (descendantsNamed(decoded.document, NS.ds, 'Signature').length > 0) {
+  if (descendantsNamed(decoded.document, NS.xmldsig, 'Signature').length > 0) {
     throw new TesseraError('saml_signature_invalid', 'an HTTP-Redirect AuthnRequest must be signed in the query, not in the XML');
   }
   const signature = decoded.querySignature;
@@ -219,18 +219,22 @@ function verifyRedirect(decoded: DecodedAuthnRequest, sp: ServiceProvider): Elem
 }
 
 function verifyPost(decoded: DecodedAuthnRequest, sp: ServiceProvider): Element | undefined {
-  if (descendantsNamed(decoded.document, NS.ds, 'Signature').length === 0) return undefined;
+  if (descendantsNamed(decoded.document, NS.xmldsig, 'Signature').length === 0) return undefined;
   const signedXml = verifyEnvelopedSignature(decoded.xml, decoded.document, sp.signingCertificates);
   // Canonical XML may be somewhat longer than the original (expanded empty elements, namespaces).
   const limit = Buffer.byteLength(decoded.xml, 'utf8') * 4 + 4096;
   const root = rootElement(parseSafeXml(signedXml, { maxBytes: limit }, 'saml_signature_invalid', 'the signed AuthnRequest'));
-  if (!isNamed(root, NS.samlp, 'AuthnRequest')) throw new TesseraError('saml_signature_invalid', 'the signature does not cover the AuthnRequest');
+  if (!isNamed(root, NS.protocol, 'AuthnRequest')) throw new TesseraError('saml_signature_invalid', 'the signature does not cover the AuthnRequest');
   return root;
 }
+
+const REQUEST_ID = /^[\p{L}_][\p{L}\p{N}._\-\u00B7\u0300-\u036F\u203F\u2040]*$/u;
 
 function readAuthnRequest(root: Element, signed: boolean): AuthnRequest {
   const id = attribute(root, 'ID');
   if (id === undefined || id === '') throw malformed('the AuthnRequest has no ID');
+  // Our Response echoes it in InResponseTo (xs:NCName): refuse now what would make that Response invalid.
+  if (id.length > 256 || !REQUEST_ID.test(id)) throw malformed('the AuthnRequest ID is not an xs:NCName of at most 256 characters');
   const version = attribute(root, 'Version');
   if (version === undefined) throw malformed('the AuthnRequest has no Version');
   return {
@@ -251,7 +255,7 @@ function readAuthnRequest(root: Element, signed: boolean): AuthnRequest {
 
 /** SAML profiles §4.1.4.1: the Issuer is the SP's entityID, with Format omitted or entity. */
 function readIssuer(root: Element): string {
-  const issuers = childrenNamed(root, NS.saml, 'Issuer');
+  const issuers = childrenNamed(root, NS.assertion, 'Issuer');
   if (issuers.length !== 1) throw malformed(`the AuthnRequest must have exactly one saml:Issuer, found ${issuers.length}`);
   const issuer = issuers[0] as Element;
   const format = attribute(issuer, 'Format');
@@ -291,7 +295,7 @@ function parseIndex(value: string | undefined): number | undefined {
 }
 
 function readNameIdFormat(root: Element): string | undefined {
-  const policies = childrenNamed(root, NS.samlp, 'NameIDPolicy');
+  const policies = childrenNamed(root, NS.protocol, 'NameIDPolicy');
   if (policies.length > 1) throw malformed('the AuthnRequest has more than one NameIDPolicy');
   return policies[0] === undefined ? undefined : attribute(policies[0], 'Format');
 }

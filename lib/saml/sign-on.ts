@@ -14,7 +14,8 @@ import type { SessionRepository } from '../sessions/session-repository.js';
 import type { TaskRepository } from '../tasks/task-repository.js';
 import { authorizeTask } from '../tasks/task-authorization.js';
 import type { ServiceProviderRepository } from './sp-repository.js';
-import { BINDINGS, type ServiceProvider, type SpEndpoint } from './service-provider.js';
+import type { ServiceProvider, SpEndpoint } from './service-provider.js';
+import { isUsableAssertionConsumerService } from './sp-metadata.js';
 import {
   checkAuthnRequest,
   decodeAuthnRequest,
@@ -22,6 +23,7 @@ import {
   verifyAuthnRequest,
   type AuthnRequest,
   type InboundAuthnRequest,
+  MAX_RELAY_STATE_BYTES,
 } from './authn-request.js';
 import { agentAttributes } from './agent-attributes.js';
 import { NAMEID_FORMAT } from './namespaces.js';
@@ -66,7 +68,6 @@ export interface IssuedResponse {
   readonly assertionId: string;
 }
 
-const MAX_RELAY_STATE_BYTES = 80;
 const REPLAY_MARGIN_SECONDS = 60;
 
 /** SP-initiated: decode → find the SP → verify → choose the ACS. Errors here cannot go to an ACS. */
@@ -98,7 +99,7 @@ export async function receiveIdpInitiated(
 }
 
 function defaultPostAcs(sp: ServiceProvider): SpEndpoint {
-  const usable = sp.assertionConsumerServices.filter((e) => e.binding === BINDINGS.post && e.location.startsWith('https://'));
+  const usable = sp.assertionConsumerServices.filter(isUsableAssertionConsumerService);
   const chosen =
     usable.find((e) => e.isDefault) ?? [...usable].sort((a, b) => (a.index ?? 0) - (b.index ?? 0))[0];
   if (!chosen) throw new TesseraError('saml_acs_not_registered', 'the SP has no https HTTP-POST AssertionConsumerService');

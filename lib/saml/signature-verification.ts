@@ -106,7 +106,7 @@ export function verifyEnvelopedSignature(xml: string, document: Document, certif
 
 function checkSignaturePlacement(document: Document): Element {
   const root = rootElement(document);
-  const signatures = descendantsNamed(document, NS.ds, 'Signature');
+  const signatures = descendantsNamed(document, NS.xmldsig, 'Signature');
   if (signatures.length !== 1) throw invalid(`expected exactly one ds:Signature, found ${signatures.length}`);
   const signature = signatures[0] as Element;
   if (signature.parentNode !== root) throw invalid('the ds:Signature is not a direct child of the root element');
@@ -146,9 +146,9 @@ function expectChildren(parent: Element, rules: readonly ChildRule[]): Map<strin
   let next = 0;
   for (const child of childElements(parent)) {
     const name = child.localName ?? '';
-    const position = child.namespaceURI === NS.ds ? rules.findIndex((rule) => rule.name === name) : -1;
+    const position = child.namespaceURI === NS.xmldsig ? rules.findIndex((rule) => rule.name === name) : -1;
     if (position === -1) {
-      const shown = child.namespaceURI === NS.ds ? `ds:${name}` : `${child.nodeName} (${child.namespaceURI ?? 'no namespace'})`;
+      const shown = child.namespaceURI === NS.xmldsig ? `ds:${name}` : `${child.nodeName} (${child.namespaceURI ?? 'no namespace'})`;
       throw invalid(`unexpected element ${shown} in ${parentName}`);
     }
     if (found.has(name)) throw invalid(`more than one ds:${name} in ${parentName}`);
@@ -165,7 +165,7 @@ function checkReference(reference: Element, rootId: string): void {
   if (attribute(reference, 'URI') !== `#${rootId}`) throw invalid('the signature Reference does not point at the signed element\'s ID');
   const parts = expectChildren(reference, [{ name: 'Transforms' }, { name: 'DigestMethod' }, { name: 'DigestValue' }]);
   const transforms = childElements(parts.get('Transforms') as Element);
-  const algorithms = transforms.map((transform) => (isNamed(transform, NS.ds, 'Transform') ? attribute(transform, 'Algorithm') : undefined));
+  const algorithms = transforms.map((transform) => (isNamed(transform, NS.xmldsig, 'Transform') ? attribute(transform, 'Algorithm') : undefined));
   const acceptedChain = algorithms.length === ACCEPTED_TRANSFORMS.length && ACCEPTED_TRANSFORMS.every((expected, i) => algorithms[i] === expected);
   if (!acceptedChain) throw invalid(`transforms ${algorithms.map(String).join(', ')} are not accepted (enveloped-signature then exclusive c14n only)`);
   const envelopedTransform = transforms[0] as Element;

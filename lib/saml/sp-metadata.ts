@@ -66,7 +66,7 @@ export function parseSpMetadata(xml: string, options: SpMetadataOptions): Servic
     singleLogoutServices: readSingleLogoutServices(descriptor),
     signingCertificates: keys.signing,
     encryptionCertificates: keys.encryption,
-    nameIdFormats: Object.freeze(childrenNamed(descriptor, NS.md, 'NameIDFormat').map(trimmedText).filter((format) => format !== '')),
+    nameIdFormats: Object.freeze(childrenNamed(descriptor, NS.metadata, 'NameIDFormat').map(trimmedText).filter((format) => format !== '')),
     authnRequestsSigned,
     wantAssertionsSigned: readBooleanAttribute(descriptor, 'WantAssertionsSigned'),
     signResponse: options.signResponse,
@@ -76,10 +76,10 @@ export function parseSpMetadata(xml: string, options: SpMetadataOptions): Servic
 }
 
 function entityDescriptor(root: Element): Element {
-  if (isNamed(root, NS.md, 'EntitiesDescriptor')) {
+  if (isNamed(root, NS.metadata, 'EntitiesDescriptor')) {
     throw invalid('metadata is an EntitiesDescriptor (an aggregate); register each SP with its own EntityDescriptor');
   }
-  if (!isNamed(root, NS.md, 'EntityDescriptor')) {
+  if (!isNamed(root, NS.metadata, 'EntityDescriptor')) {
     throw invalid(`the root element is ${root.nodeName} in namespace ${root.namespaceURI ?? '(none)'}, not md:EntityDescriptor`);
   }
   return root;
@@ -103,7 +103,7 @@ function checkValidUntil(element: Element, now: Date): void {
 }
 
 function spSsoDescriptor(entity: Element): Element {
-  const descriptors = childrenNamed(entity, NS.md, 'SPSSODescriptor');
+  const descriptors = childrenNamed(entity, NS.metadata, 'SPSSODescriptor');
   if (descriptors.length === 0) throw invalid('the EntityDescriptor has no SPSSODescriptor');
   const saml2 = descriptors.filter((descriptor) => (attribute(descriptor, 'protocolSupportEnumeration') ?? '').split(/\s+/).includes(SAML2_PROTOCOL));
   if (saml2.length === 0) throw invalid(`no SPSSODescriptor supports ${SAML2_PROTOCOL}`);
@@ -112,7 +112,7 @@ function spSsoDescriptor(entity: Element): Element {
 }
 
 function readAssertionConsumerServices(descriptor: Element): readonly SpEndpoint[] {
-  const endpoints = childrenNamed(descriptor, NS.md, 'AssertionConsumerService').map((element) => readIndexedEndpoint(element));
+  const endpoints = childrenNamed(descriptor, NS.metadata, 'AssertionConsumerService').map((element) => readIndexedEndpoint(element));
   const seen = new Set<number>();
   for (const endpoint of endpoints) {
     // Requests may name an ACS by index: two endpoints behind one index would make that ambiguous.
@@ -137,7 +137,7 @@ function readIndexedEndpoint(element: Element): SpEndpoint {
 }
 
 function readSingleLogoutServices(descriptor: Element): readonly SpEndpoint[] {
-  return Object.freeze(childrenNamed(descriptor, NS.md, 'SingleLogoutService').map((element) => Object.freeze(readEndpoint(element))));
+  return Object.freeze(childrenNamed(descriptor, NS.metadata, 'SingleLogoutService').map((element) => Object.freeze(readEndpoint(element))));
 }
 
 /** md:EndpointType: Binding and Location are required, ResponseLocation optional; all URIs. */
@@ -171,7 +171,7 @@ interface Keys {
 function readKeyDescriptors(descriptor: Element): Keys {
   const signing: string[] = [];
   const encryption: string[] = [];
-  for (const keyDescriptor of childrenNamed(descriptor, NS.md, 'KeyDescriptor')) {
+  for (const keyDescriptor of childrenNamed(descriptor, NS.metadata, 'KeyDescriptor')) {
     const use = attribute(keyDescriptor, 'use');
     if (use !== undefined && use !== 'signing' && use !== 'encryption') throw invalid(`KeyDescriptor use="${use}" is neither signing nor encryption`);
     for (const pem of readCertificates(keyDescriptor)) {
@@ -184,8 +184,8 @@ function readKeyDescriptors(descriptor: Element): Keys {
 
 /** Every ds:X509Certificate in the KeyDescriptor's KeyInfo, each required to parse as X.509. */
 function readCertificates(keyDescriptor: Element): string[] {
-  const keyInfos = childrenNamed(keyDescriptor, NS.ds, 'KeyInfo');
-  const certificates = keyInfos.flatMap((keyInfo) => descendantsNamed(keyInfo, NS.ds, 'X509Certificate'));
+  const keyInfos = childrenNamed(keyDescriptor, NS.xmldsig, 'KeyInfo');
+  const certificates = keyInfos.flatMap((keyInfo) => descendantsNamed(keyInfo, NS.xmldsig, 'X509Certificate'));
   return certificates.map((certificate, position) => {
     try {
       return parseCertificate(trimmedText(certificate)).toString();

@@ -8,12 +8,7 @@ import type { Document, Element, Node } from '@xmldom/xmldom';
 import { TesseraError } from '../common/errors.js';
 import type { ErrorCode } from '../common/errors.js';
 
-export const NS = {
-  samlp: 'urn:oasis:names:tc:SAML:2.0:protocol',
-  saml: 'urn:oasis:names:tc:SAML:2.0:assertion',
-  md: 'urn:oasis:names:tc:SAML:2.0:metadata',
-  ds: 'http://www.w3.org/2000/09/xmldsig#',
-} as const;
+export { NS } from './namespaces.js';
 
 export const DEFAULT_MAX_DEPTH = 64;
 
