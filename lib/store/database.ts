@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { migrations } from './migrations.js';
+import { migrations } from './migrations/index.js';
 
 export type SqliteDatabase = Database.Database;
 
@@ -20,16 +20,24 @@ export function openDatabase(dataDir: string): SqliteDatabase {
   return db;
 }
 
-export function applyMigrations(db: SqliteDatabase): number {
-  const current = db.pragma('user_version', { simple: true }) as number;
-  if (current > migrations.length) {
-    throw new Error(`database schema version ${current} is newer than this Tessera (${migrations.length})`);
+/** Applies, in id order, every migration not yet recorded; returns the ids applied now. */
+export function applyMigrations(db: SqliteDatabase): string[] {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)');
+  const applied = new Set(db.prepare<[], { id: string }>('SELECT id FROM schema_migrations').all().map((r) => r.id));
+  const known = new Set(migrations.map((m) => m.id));
+  const unknown = [...applied].filter((id) => !known.has(id));
+  if (unknown.length > 0) {
+    throw new Error(`the database has migrations this Tessera does not know (${unknown.join(', ')}): it was written by a newer release`);
   }
-  for (let version = current; version < migrations.length; version++) {
+  const record = db.prepare<[string, number]>('INSERT INTO schema_migrations (id, applied_at) VALUES (?, ?)');
+  const appliedNow: string[] = [];
+  for (const migration of migrations) {
+    if (applied.has(migration.id)) continue;
     db.transaction(() => {
-      db.exec(migrations[version]!);
-      db.pragma(`user_version = ${version + 1}`);
+      db.exec(migration.sql);
+      record.run(migration.id, Date.now());
     }).immediate();
+    appliedNow.push(migration.id);
   }
-  return migrations.length;
+  return appliedNow;
 }

@@ -1,10 +1,9 @@
-/**
- * Versioned schema. Each entry runs once, in order, inside a transaction, and
- * bumps PRAGMA user_version. Never edit a released migration: add the next one.
- * Times are stored as integer milliseconds since the epoch (UTC).
- */
-export const migrations: readonly string[] = [
-  /* 1: the core IdP */ `
+import type { Migration } from './migration.js';
+
+/** The core IdP: keys, SPs, orchestrator tokens, agents and their certificates, tasks, sessions, replay cache. */
+export const coreMigration: Migration = {
+  id: '0001-core',
+  sql: `
   CREATE TABLE signing_keys (
     id TEXT PRIMARY KEY,
     purpose TEXT NOT NULL CHECK (purpose IN ('saml-signing','tls')),
@@ -94,4 +93,4 @@ export const migrations: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX replay_cache_expiry ON replay_cache(expires_at);
   `,
-];
+};
