@@ -12,6 +12,7 @@ import { createAgentAuthenticator } from './agents/index.js';
 import { loggingAuditLog } from './audit/index.js';
 import { orchestratorAuthentication } from './tokens/index.js';
 import { createApp } from './http/app.js';
+import { Metrics, countingAuditLog } from './http/metrics.js';
 import { Views } from './http/views.js';
 import { samlRouter } from './saml/index.js';
 import { scimRouter } from './scim/router.js';
@@ -48,7 +49,8 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
     const kek = loadKeyEncryptionKey({ masterKey: config.masterKey, dataDir: config.dataDir, logger });
     const keys = await loadOrCreateIdpKeys({ keys: store.keys, kek, clock, tlsNames: tlsNamesFor(config) });
     const authenticateOrchestrator = orchestratorAuthentication(store.tokens);
-    const audit = loggingAuditLog(logger);
+    const metrics = new Metrics();
+    const audit = countingAuditLog(loggingAuditLog(logger), metrics);
     const app = createApp(
       {
         saml: samlRouter({
@@ -92,6 +94,7 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
         health: async () => ({ entityId: config.entityId }),
       },
       logger,
+      metrics,
     );
     const purge = setInterval(() => {
       store.replay.purgeExpired(clock.now(), REPLAY_PURGE_BATCH).catch((error: unknown) => {

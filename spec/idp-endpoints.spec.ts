@@ -79,6 +79,19 @@ describe('IdP endpoints over HTTPS', function () {
     assert.ok(schema.ok, schema.output);
   });
 
+  it('exposes Prometheus metrics: requests by route and audited decisions by reason', async function () {
+    const refused = await idp.request({ path: '/saml/sso/initiate?sp=https%3A%2F%2Fnowhere.example', headers: { accept: 'application/json' } });
+    assert.equal(refused.status, 400);
+    const response = await idp.request({ path: '/metrics' });
+    assert.equal(response.status, 200);
+    assert.match(String(response.headers['content-type']), /^text\/plain; version=0\.0\.4/);
+    assert.match(response.body, /^tessera_decisions_total\{event="signon\.issued",reason=""\} 1$/m);
+    assert.match(response.body, /^tessera_decisions_total\{event="signon\.denied",reason="saml_unknown_sp"\} 1$/m);
+    assert.match(response.body, /^tessera_http_requests_total\{method="GET",route="\/saml\/sso\/initiate",status="400"\} 1$/m);
+    assert.match(response.body, /^tessera_http_request_duration_seconds_bucket\{le="0\.25",route="\/saml\/metadata"\} \d+$/m);
+    assert.doesNotMatch(response.body, /nowhere\.example/, 'client-chosen values never become labels');
+  });
+
   it('answers /healthz', async function () {
     const response = await idp.request({ path: '/healthz' });
     assert.equal(response.status, 200);

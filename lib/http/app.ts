@@ -2,6 +2,7 @@ import express, { type Express, type NextFunction, type Request, type Response, 
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../common/log.js';
 import { asTesseraError } from './error-mapping.js';
+import type { Metrics } from './metrics.js';
 
 export interface AppRoutes {
   readonly saml: Router;
@@ -11,17 +12,21 @@ export interface AppRoutes {
 }
 
 /** The one route table: every public path of the IdP is mounted here. */
-export function createApp(routes: AppRoutes, logger: Logger): Express {
+export function createApp(routes: AppRoutes, logger: Logger, metrics: Metrics): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   app.set('query parser', 'simple');
-  app.use(requestLog(logger));
+  app.use(requestLog(logger, metrics));
   app.use(securityHeaders);
 
   app.get('/healthz', async (_req, res) => {
     res.setHeader('Cache-Control', 'no-store');
     res.json({ status: 'ok', ...(await routes.health()) });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('Cache-Control', 'no-store');
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   app.use('/saml', routes.saml);
   app.use('/scim/v2', routes.scim);
@@ -38,16 +43,20 @@ export function createApp(routes: AppRoutes, logger: Logger): Express {
   return app;
 }
 
-/** One JSON line per request, once it has been answered. Query strings are left out: they carry SAML messages. */
-function requestLog(logger: Logger) {
+/** One JSON line and one metric sample per request, once answered. Query strings are left out: they carry SAML messages. */
+function requestLog(logger: Logger, metrics: Metrics) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const started = performance.now();
+    // Captured now: routers rewrite req.url while they handle the request.
+    const path = req.path;
     res.on('finish', () => {
+      const durationMs = performance.now() - started;
+      metrics.observeRequest(req.method, path, res.statusCode, durationMs / 1000);
       logger.info('http.request', {
         method: req.method,
-        path: req.path,
+        path,
         status: res.statusCode,
-        durationMs: Math.round((performance.now() - started) * 100) / 100,
+        durationMs: Math.round(durationMs * 100) / 100,
         remoteAddress: req.socket.remoteAddress,
       });
     });
