@@ -6,10 +6,12 @@ import type { Express } from 'express';
 import type { Config } from './config/index.js';
 import { systemClock, type Clock } from './common/clock.js';
 import { createLogger, type Logger } from './common/log.js';
-import { openSqliteStore, type Store } from './store/index.js';
-import { loadKeyEncryptionKey, loadOrCreateIdpKeys, type IdpKeys } from './keys/index.js';
+import { openGroupCommitDatabase, openSqliteStore, sqliteStore, withBatchedWrites, type Store } from './store/index.js';
+import { loadKeyEncryptionKey, loadOrCreateIdpKeys, rotateIfDue, type IdpKeys, type KeyTransition } from './keys/index.js';
 import { createAgentAuthenticator } from './agents/index.js';
-import { loggingAuditLog } from './audit/index.js';
+import { AuditCheckpointer, chainedAuditLog, type AuditLog, type ChainedAuditLog } from './audit/index.js';
+import { SessionSweeper } from './sessions/sweeper.js';
+import { LogoutFanOut } from './sessions/logout-fanout.js';
 import { orchestratorAuthentication } from './tokens/index.js';
 import { createApp } from './http/app.js';
 import { Metrics, countingAuditLog } from './http/metrics.js';
@@ -24,6 +26,17 @@ export interface Idp {
   readonly keys: IdpKeys;
   readonly app: Express;
   readonly logger: Logger;
+  /** The hash-chained audit trail (flush() waits for queued entries). */
+  readonly auditLog: ChainedAuditLog;
+  readonly auditCheckpoints: AuditCheckpointer;
+  /** Session lifetimes and the cleanup policy; runs on a timer, sweep() runs it now. */
+  readonly sweeper: SessionSweeper;
+  /** Back-channel LogoutRequests from the durable outbox; wake() sends what is due now. */
+  readonly logoutFanOut: LogoutFanOut;
+  /** Scheduled rotation (when configured), then a key-table re-read; runs on a timer. */
+  maintainKeys(): Promise<void>;
+  /** Stops the background jobs, writes the queued audit entries and a last checkpoint, then closes. */
+  shutdown(): Promise<void>;
   close(): void;
 }
 
@@ -31,6 +44,17 @@ export interface IdpOptions {
   readonly config: Config;
   readonly clock?: Clock;
   readonly logger?: Logger;
+  /**
+   * standalone (the default): one process does everything. Under `tessera start`
+   * with several workers (lib/cluster.ts) the primary runs the jobs that must run
+   * once (sweeper, scheduled rotation, replay purge) and the workers serve HTTP.
+   */
+  readonly role?: 'standalone' | 'primary' | 'worker';
+  /**
+   * CA certificates (PEM) trusted for SPs' TLS on back-channel calls, beside Node's store
+   * (which already holds NODE_EXTRA_CA_CERTS, read by Node at process start).
+   */
+  readonly trustedCaCertificates?: readonly string[];
 }
 
 /** The server certificate, written beside the database at start. */
@@ -38,6 +62,11 @@ export const TLS_CERTIFICATE_FILE = 'tls-certificate.pem';
 
 const REPLAY_PURGE_INTERVAL_MS = 60_000;
 const REPLAY_PURGE_BATCH = 10_000;
+/** The sign-on connections never checkpoint inside a commit: one process does it on this timer. */
+const WAL_CHECKPOINT_INTERVAL_MS = 1_000;
+/** How often a process re-reads the key table (rollover steps, keys published by another process). */
+const KEY_MAINTENANCE_INTERVAL_MS = 30_000;
+const CHECKPOINT_TICK_MAX_MS = 60_000;
 
 /** Composes the IdP: store, keys, authenticators and routers. Nothing listens yet. */
 export async function createIdp(options: IdpOptions): Promise<Idp> {
@@ -45,12 +74,86 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger();
   const store = openSqliteStore(config.dataDir);
+  // The sign-on path writes through a connection of its own that syncs the WAL once per
+  // batch, off the event loop (store/group-commit.ts); everything else keeps FULL syncs.
+  const signOnDb = openGroupCommitDatabase(config.dataDir);
+  const runsSingletonJobs = (options.role ?? 'standalone') !== 'worker';
   try {
     const kek = loadKeyEncryptionKey({ masterKey: config.masterKey, dataDir: config.dataDir, logger });
-    const keys = await loadOrCreateIdpKeys({ keys: store.keys, kek, clock, tlsNames: tlsNamesFor(config) });
-    const authenticateOrchestrator = orchestratorAuthentication(store.tokens);
     const metrics = new Metrics();
-    const audit = countingAuditLog(loggingAuditLog(logger), metrics);
+    const auditLog = chainedAuditLog({ store: store.audit, clock, logger });
+    const audit = countingAuditLog(auditLog, metrics);
+    const signOnRepositories = sqliteStore(signOnDb.db);
+    // Concurrent sign-ons' session and replay writes share one transaction per turn of the event loop.
+    const signOnStore = {
+      ...signOnRepositories,
+      sessions: withBatchedWrites(signOnRepositories.sessions, ['openOrRefresh', 'createIfTaskOpen'], signOnDb),
+      replay: withBatchedWrites(signOnRepositories.replay, ['checkAndStore'], signOnDb),
+    };
+    const signOnAuditLog = chainedAuditLog({ store: signOnStore.audit, clock, logger });
+    // Sign-on's audit entry is its last write: once it is durable, so is the session before it.
+    const signOnAudit = durableAfterRecord(countingAuditLog(signOnAuditLog, metrics), signOnDb.durable);
+    const keys = await loadOrCreateIdpKeys({
+      keys: store.keys,
+      kek,
+      clock,
+      tlsNames: tlsNamesFor(config),
+      retireAfterSeconds: config.keys.retireAfterSeconds,
+      onTransition: (transition) => auditKeyTransition(audit, transition),
+    });
+    const auditCheckpoints = new AuditCheckpointer({
+      store: store.audit,
+      signingKey: () => keys.signing,
+      clock,
+      logger,
+      schedule: { intervalSeconds: config.audit.checkpointIntervalSeconds, everyEntries: config.audit.checkpointEveryEntries },
+    });
+    auditLog.onAppended((head) => auditCheckpoints.noteHead(head.seq));
+    // Every process may send: deliveries are claimed with a lease, so two senders never race for one.
+    const logoutFanOut = new LogoutFanOut({
+      outbox: store.logoutOutbox,
+      serviceProviders: store.serviceProviders,
+      keys,
+      entityId: config.entityId,
+      clock,
+      logger,
+      audit,
+      extraCaCertificates: options.trustedCaCertificates ?? [],
+    });
+    signOnAuditLog.onAppended((head) => auditCheckpoints.noteHead(head.seq));
+    const sweeper = new SessionSweeper({
+      lifecycle: store.lifecycle,
+      credentials: store.credentials,
+      agents: store.agents,
+      policy: config.cleanup,
+      clock,
+      logger,
+      audit,
+      batchSize: config.sessions.sweepBatchSize,
+      // Durable back-channel LogoutRequests to the SPs of every session the policy revoked.
+      onSessionsRevoked: async (sessions, reason) => {
+        await logoutFanOut.enqueue(sessions, reason);
+      },
+    });
+    const maintainKeys = async (): Promise<void> => {
+      // Workers only re-read the key table; the primary (or a lone process) rotates.
+      const published = !runsSingletonJobs ? undefined : await rotateIfDue({
+        keys: store.keys,
+        kek,
+        now: clock.now(),
+        overlapSeconds: config.keys.rolloverOverlapSeconds,
+        intervalSeconds: config.keys.rotationIntervalSeconds,
+      });
+      if (published) {
+        await audit.record({
+          event: 'key.rotated',
+          actor: 'system',
+          details: { keyId: published.key.id, activatesAt: published.key.activatesAt?.toISOString(), schedule: 'automatic' },
+        });
+      }
+      await keys.refresh();
+    };
+    const authenticateOrchestrator = orchestratorAuthentication(store.tokens);
     const app = createApp(
       {
         saml: samlRouter({
@@ -58,21 +161,25 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
           clock,
           logger,
           keys,
-          serviceProviders: store.serviceProviders,
-          replay: store.replay,
-          tasks: store.tasks,
-          sessions: store.sessions,
-          audit,
+          serviceProviders: signOnStore.serviceProviders,
+          replay: signOnStore.replay,
+          tasks: signOnStore.tasks,
+          sessions: signOnStore.sessions,
+          audit: signOnAudit,
           authenticateAgent: createAgentAuthenticator({
-            agents: store.agents,
-            replay: store.replay,
+            agents: signOnStore.agents,
+            replay: signOnStore.replay,
             clock,
             jwt: { audience: config.entityId, ...config.agentJwt },
+            credentials: { repository: signOnStore.credentials, maxAgeSeconds: config.credentials.maxAgeSeconds },
           }),
           views: new Views(),
+          logout: { outbox: store.logoutOutbox, onLogoutsQueued: () => logoutFanOut.wake() },
         }),
         scim: scimRouter({
           agents: store.agents,
+          groups: store.groups,
+          onAgentEnded: () => logoutFanOut.wake(),
           clock,
           logger,
           audit,
@@ -90,6 +197,8 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
           config,
           maxJsonBytes: config.http.maxJsonBytes,
           authenticate: authenticateOrchestrator,
+          revocations: store.logoutOutbox,
+          onTaskEnded: () => logoutFanOut.wake(),
         }),
         health: async () => ({ entityId: config.entityId }),
       },
@@ -97,25 +206,102 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
       metrics,
     );
     const purge = setInterval(() => {
+      if (!runsSingletonJobs) return;
       store.replay.purgeExpired(clock.now(), REPLAY_PURGE_BATCH).catch((error: unknown) => {
         logger.error('replay.purge_failed', { error: String(error) });
       });
     }, REPLAY_PURGE_INTERVAL_MS);
     purge.unref();
+    const walCheckpoint = setInterval(() => {
+      if (!runsSingletonJobs) return;
+      try {
+        signOnDb.checkpoint();
+      } catch (error) {
+        logger.error('store.checkpoint_failed', { error: String(error) });
+      }
+    }, WAL_CHECKPOINT_INTERVAL_MS);
+    walCheckpoint.unref();
+    if (runsSingletonJobs) sweeper.start(config.sessions.sweepIntervalSeconds);
+    // Deliveries left pending by the last run (an SP that was down, a crash) go out now.
+    await logoutFanOut.start();
+    const background = [
+      setInterval(() => {
+        maintainKeys().catch((error: unknown) => logger.error('keys.maintenance_failed', { error: String(error) }));
+      }, KEY_MAINTENANCE_INTERVAL_MS),
+      setInterval(() => {
+        auditCheckpoints.tick().catch((error: unknown) => logger.error('audit.checkpoint_failed', { error: String(error) }));
+      }, Math.min(config.audit.checkpointIntervalSeconds * 1000, CHECKPOINT_TICK_MAX_MS)),
+    ];
+    for (const timer of background) timer.unref();
+    let closed = false;
+    const close = (): void => {
+      if (closed) return;
+      closed = true;
+      clearInterval(purge);
+      clearInterval(walCheckpoint);
+      for (const timer of background) clearInterval(timer);
+      void sweeper.stop();
+      void logoutFanOut.stop();
+      store.close();
+      signOnDb.close();
+    };
     return {
       config,
       store,
       keys,
       app,
       logger,
-      close: () => {
-        clearInterval(purge);
-        store.close();
+      auditLog,
+      auditCheckpoints,
+      sweeper,
+      logoutFanOut,
+      maintainKeys,
+      shutdown: async () => {
+        for (const timer of background) clearInterval(timer);
+        try {
+          await sweeper.stop();
+          await logoutFanOut.stop();
+          await auditLog.flush();
+          await signOnAuditLog.flush();
+          await auditCheckpoints.checkpoint('shutdown');
+        } catch (error) {
+          logger.error('server.shutdown_incomplete', { error: String(error) });
+        } finally {
+          close();
+        }
       },
+      close,
     };
   } catch (error) {
     store.close();
+    signOnDb.close();
     throw error;
+  }
+}
+
+/** An audit log whose record() also waits until the connection's earlier writes are on disk. */
+function durableAfterRecord(audit: AuditLog, durable: () => Promise<void>): AuditLog {
+  return {
+    async record(event) {
+      await audit.record(event);
+      await durable();
+    },
+  };
+}
+
+/** A rollover step is a decision: the new key signs from now, the old one leaves metadata later. */
+async function auditKeyTransition(audit: AuditLog, transition: KeyTransition): Promise<void> {
+  await audit.record({
+    event: 'key.activated',
+    actor: 'system',
+    details: { keyId: transition.activated.id, previousKeyId: transition.retired?.id },
+  });
+  if (transition.retired) {
+    await audit.record({
+      event: 'key.retired',
+      actor: 'system',
+      details: { keyId: transition.retired.id, publishedUntil: transition.retired.publishedUntil?.toISOString() },
+    });
   }
 }
 
@@ -130,7 +316,8 @@ export interface RunningIdp {
   readonly server: Server;
   /** The address actually bound (port 0 picks a free port). */
   readonly port: number;
-  close(): Promise<void>;
+  /** Stops listening; in-flight requests get up to graceMs (default 0) to finish before connections are cut. */
+  close(graceMs?: number): Promise<void>;
 }
 
 /**
@@ -164,13 +351,16 @@ export async function startIdp(options: IdpOptions): Promise<RunningIdp> {
     idp,
     server,
     port,
-    close: () =>
+    close: (graceMs = 0) =>
       new Promise<void>((resolve) => {
-        server.closeAllConnections();
         server.close(() => {
-          idp.close();
-          resolve();
+          clearTimeout(cut);
+          void idp.shutdown().then(resolve);
         });
+        // Idle keep-alive connections go now; busy ones finish their request or are cut at the deadline.
+        server.closeIdleConnections();
+        const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+        cut.unref();
       }),
   };
 }

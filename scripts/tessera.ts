@@ -6,9 +6,13 @@ import { loadConfig, type Config } from '../lib/config/index.js';
 import { TesseraError, errorMessage } from '../lib/common/errors.js';
 import { systemClock } from '../lib/common/clock.js';
 import { openSqliteStore, type Store } from '../lib/store/index.js';
+import cluster from 'node:cluster';
 import { startIdp } from '../lib/idp.js';
+import { DRAIN_GRACE_MS, startPrimary, startWorker } from '../lib/cluster.js';
+import { createLogger } from '../lib/common/log.js';
 import { parseSpMetadata } from '../lib/saml/index.js';
 import { generateOrchestratorToken, hashOrchestratorToken } from '../lib/tokens/index.js';
+import { lifecycleCommands } from './lifecycle-commands.js';
 
 const USAGE = `usage: tessera <command> [--data-dir DIR]
   start                                         run the IdP (HTTPS) on its configured address
@@ -17,12 +21,20 @@ const USAGE = `usage: tessera <command> [--data-dir DIR]
   sp list                                       list registered SPs
   sp remove ENTITYID                            remove an SP
   token create NAME                             create an orchestrator bearer token (printed once)
-  token revoke NAME                             revoke an orchestrator token`;
+  token revoke NAME                             revoke an orchestrator token
+  keys rotate                                   publish the next SAML signing key beside the current one
+  audit verify                                  check the hash chain and its signed checkpoints
+  audit export [--agent ID|NAME] [--task ID] [--since TIME] [--until TIME]
+                                                write audit entries as JSON Lines`;
 
 type Command = (args: { positionals: string[]; flags: Flags; config: Config }) => Promise<number>;
 interface Flags {
   replace: boolean;
   signResponse: boolean;
+  agent: string | undefined;
+  task: string | undefined;
+  since: string | undefined;
+  until: string | undefined;
 }
 
 /** An admin command works on the data directory directly; the store is closed whatever happens. */
@@ -37,14 +49,38 @@ async function withStore<T>(config: Config, work: (store: Store) => Promise<T>):
 
 const commands: Record<string, Command> = {
   start: async ({ config }) => {
-    const running = await startIdp({ config });
-    const stop = (signal: string) => {
-      running.idp.logger.info('server.stopping', { signal });
-      void running.close().then(() => process.exit(0));
+    // A cluster worker re-runs this command: it serves HTTP and leaves signals to lib/cluster.ts.
+    if (cluster.isWorker) {
+      await startWorker(config, createLogger({ base: { worker: cluster.worker?.id } }));
+      return new Promise<number>(() => undefined);
+    }
+    // Signals are handled from the start: one that arrives while the workers start stops them once they have.
+    let stop: (() => Promise<void>) | undefined;
+    let stopping: string | undefined;
+    const stopNow = (): void => void stop!().then(() => process.exit(0));
+    const onSignal = (signal: string) => {
+      if (stopping) return;
+      stopping = signal;
+      process.stderr.write(`Tessera IdP stopping (${signal})\n`);
+      if (stop) stopNow();
     };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.stderr.write(`Tessera IdP listening on ${config.baseUrl} (metadata: ${config.endpoints.metadata})\n`);
+    process.on('SIGINT', () => onSignal('SIGINT'));
+    process.on('SIGTERM', () => onSignal('SIGTERM'));
+    if (config.http.workers > 1) {
+      const logger = createLogger({ base: { process: 'primary' } });
+      const supervisor = await startPrimary(config, logger);
+      stop = () => supervisor.stop();
+    } else {
+      const running = await startIdp({ config });
+      stop = () => running.close(DRAIN_GRACE_MS);
+    }
+    if (stopping) {
+      stopNow();
+      return new Promise<number>(() => undefined);
+    }
+    process.stderr.write(
+      `Tessera IdP listening on ${config.baseUrl} (metadata: ${config.endpoints.metadata}; ${config.http.workers} worker${config.http.workers === 1 ? '' : 's'})\n`,
+    );
     return new Promise<number>(() => undefined);
   },
 
@@ -101,6 +137,9 @@ const commands: Record<string, Command> = {
   },
 };
 
+/** Lifecycle commands: key rollover and the audit trail (code in lib/keys and lib/audit). */
+Object.assign(commands, lifecycleCommands(withStore));
+
 function requireArgument(value: string | undefined, name: string): string {
   if (value === undefined || value === '') throw new TesseraError('invalid_value', `missing ${name}\n${USAGE}`);
   return value;
@@ -114,6 +153,10 @@ async function main(argv: string[]): Promise<number> {
       'data-dir': { type: 'string' },
       replace: { type: 'boolean', default: false },
       'no-sign-response': { type: 'boolean', default: false },
+      agent: { type: 'string' },
+      task: { type: 'string' },
+      since: { type: 'string' },
+      until: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -129,7 +172,14 @@ async function main(argv: string[]): Promise<number> {
   const config = loadConfig({ env: process.env, ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}) });
   return command({
     positionals: commands[twoWord] ? rest : [second, ...rest].filter((p): p is string => p !== undefined),
-    flags: { replace: values.replace, signResponse: !values['no-sign-response'] },
+    flags: {
+      replace: values.replace,
+      signResponse: !values['no-sign-response'],
+      agent: values.agent,
+      task: values.task,
+      since: values.since,
+      until: values.until,
+    },
     config,
   });
 }

@@ -19,6 +19,8 @@ import {
   verifyAuthnRequest,
 } from '../lib/saml/authn-request.js';
 import type { AuthnRequest, InboundAuthnRequest } from '../lib/saml/authn-request.js';
+import { verifyEnvelopedSignature } from '../lib/saml/signature-verification.js';
+import { parseSafeXml } from '../lib/saml/xml.js';
 
 const SSO_URL = 'https://idp.example.org/saml/sso';
 const SP_ID = 'https://sp.example.test/saml';
@@ -151,6 +153,14 @@ function postXml(samlRequest: string): string {
 
 function verify(inbound: InboundAuthnRequest, sp: ServiceProvider = serviceProvider()): AuthnRequest {
   return verifyAuthnRequest(decodeAuthnRequest(inbound, LIMITS), sp);
+}
+
+/**
+ * The signature check alone, without the schema validation that runs before it in the intake:
+ * for wrapping shapes the schema already refuses, so the verifier's own defence stays tested.
+ */
+function verifySignatureOnly(xml: string, certificates: readonly string[] = [spKeys.certPem]): string {
+  return verifyEnvelopedSignature(xml, parseSafeXml(xml, { maxBytes: LIMITS.maxMessageBytes }, 'saml_malformed_request'), certificates);
 }
 
 function fails(action: () => unknown, code: ErrorCode, pattern?: RegExp): void {
@@ -377,7 +387,7 @@ describe('decodeAuthnRequest', () => {
 
   it('refuses a missing, repeated or non-entity Issuer', () => {
     fails(() => decodeAuthnRequest(post(requestXml().replace(/<saml:Issuer>.*<\/saml:Issuer>/, '')), LIMITS), 'saml_malformed_request', /exactly one saml:Issuer/);
-    fails(() => decodeAuthnRequest(post(requestXml().replace('</saml:Issuer>', `</saml:Issuer><saml:Issuer>${SP_ID}</saml:Issuer>`)), LIMITS), 'saml_malformed_request', /exactly one saml:Issuer/);
+    fails(() => decodeAuthnRequest(post(requestXml().replace('</saml:Issuer>', `</saml:Issuer><saml:Issuer>${SP_ID}</saml:Issuer>`)), LIMITS), 'saml_malformed_request', /schema: Element '\{urn:oasis:names:tc:SAML:2.0:assertion\}Issuer': This element is not expected/);
     const emailFormat = requestXml().replace('<saml:Issuer>', '<saml:Issuer Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">');
     fails(() => decodeAuthnRequest(post(emailFormat), LIMITS), 'saml_malformed_request', /Format/);
   });
@@ -586,29 +596,33 @@ describe('verifyAuthnRequest', () => {
       const SIGNATURE = /<Signature[\s\S]*<\/Signature>/;
       const outer = (id: string, inner: string) =>
         requestXml({ id, attributes: { AssertionConsumerServiceURL: 'https://evil.example/acs' }, inner: `<samlp:Extensions>${inner}</samlp:Extensions>` });
+      // samlp:Extensions admits only other namespaces: a foreign wrapper gets the copy past the schema.
+      const foreign = (content: string) => `<x:Wrapper xmlns:x="urn:x">${content}</x:Wrapper>`;
+      const signatureOf = (xml: string) => SIGNATURE.exec(xml)?.[0] ?? '';
 
       it('a signed request moved inside an outer unsigned request with another ACS', () => {
-        const wrapped = outer('_evil', signed);
+        const wrapped = outer('_evil', foreign(signed));
         fails(() => verify(post(wrapped)), 'saml_signature_invalid', /not a direct child of the root/);
         fails(() => verify(post(wrapped), serviceProvider({ authnRequestsSigned: false })), 'saml_signature_invalid', /not a direct child of the root/);
       });
 
-      it('the signature moved to an outer root that reuses the signed ID', () => {
-        const signature = SIGNATURE.exec(signed)?.[0] ?? '';
-        const original = signed.replace(signature, '');
-        const wrapped = outer(signedId, original).replace('</saml:Issuer>', `</saml:Issuer>${signature}`);
-        fails(() => verify(post(wrapped)), 'saml_signature_invalid', /carried by 2 elements/);
+      it('the signature moved to an outer root that reuses the signed ID (the schema refuses the duplicate xs:ID first)', () => {
+        const signature = signatureOf(signed);
+        const wrapped = outer(signedId, foreign(signed.replace(signature, ''))).replace('</saml:Issuer>', `</saml:Issuer>${signature}`);
+        fails(() => verify(post(wrapped)), 'saml_malformed_request', /schema/);
+        fails(() => verifySignatureOnly(wrapped), 'saml_signature_invalid', /carried by 2 elements/);
       });
 
       it('the signature moved to an outer root with its own ID', () => {
-        const signature = SIGNATURE.exec(signed)?.[0] ?? '';
-        const wrapped = outer('_evil', signed.replace(signature, '')).replace('</saml:Issuer>', `</saml:Issuer>${signature}`);
+        const signature = signatureOf(signed);
+        const wrapped = outer('_evil', foreign(signed.replace(signature, ''))).replace('</saml:Issuer>', `</saml:Issuer>${signature}`);
         fails(() => verify(post(wrapped)), 'saml_signature_invalid', /does not point at the signed element/);
       });
 
       it('a second element carrying the signed ID (ID, Id or id)', () => {
         for (const attribute of ['ID', 'Id', 'id']) {
-          const duplicate = signed.replace('</samlp:AuthnRequest>', `<samlp:Extensions><x:Decoy xmlns:x="urn:x" ${attribute}="${signedId}"/></samlp:Extensions></samlp:AuthnRequest>`);
+          const decoy = `<samlp:Extensions><x:Decoy xmlns:x="urn:x" ${attribute}="${signedId}"/></samlp:Extensions>`;
+          const duplicate = signed.replace('</Signature>', `</Signature>${decoy}`);
           fails(() => verify(post(duplicate)), 'saml_signature_invalid', /carried by 2 elements/);
         }
       });
@@ -626,19 +640,19 @@ describe('verifyAuthnRequest', () => {
       });
 
       it('a second ds:Signature anywhere in the document', () => {
-        const signature = SIGNATURE.exec(signed)?.[0] ?? '';
-        const twice = signed.replace('</samlp:AuthnRequest>', `<samlp:Extensions>${signature}</samlp:Extensions></samlp:AuthnRequest>`);
+        const twice = signed.replace('</Signature>', `</Signature><samlp:Extensions>${signatureOf(signed)}</samlp:Extensions>`);
         fails(() => verify(post(twice)), 'saml_signature_invalid', /exactly one ds:Signature, found 2/);
       });
 
       it('KeyInfo placed before SignatureValue, out of schema order', () => {
         const keyInfo = '<KeyInfo><X509Data><X509Certificate>AAAA</X509Certificate></X509Data></KeyInfo>';
         const reordered = signed.replace('<SignatureValue>', `${keyInfo}<SignatureValue>`);
-        fails(() => verify(post(reordered)), 'saml_signature_invalid', /ds:SignatureValue is out of order/);
+        fails(() => verify(post(reordered)), 'saml_malformed_request', /schema: Element '\{http:\/\/www.w3.org\/2000\/09\/xmldsig#\}KeyInfo': This element is not expected/);
+        fails(() => verifySignatureOnly(reordered), 'saml_signature_invalid', /ds:SignatureValue is out of order/);
       });
 
       it('a ds:Object smuggled into the signature', () => {
-        const withObject = signed.replace('</Signature>', '<Object><samlp:AuthnRequest ID="_x"/></Object></Signature>');
+        const withObject = signed.replace('</Signature>', `<Object><samlp:AuthnRequest ID="_x" Version="2.0" IssueInstant="${isoNow()}"/></Object></Signature>`);
         fails(() => verify(post(withObject)), 'saml_signature_invalid', /unexpected element ds:Object/);
       });
     });
@@ -820,8 +834,8 @@ describe('reading request fields', () => {
   });
 
   it('refuses a missing ID or Version, or an IssueInstant that is not a UTC xs:dateTime', () => {
-    fails(() => verify(post(requestXml().replace(/ ID="[^"]*"/, '')), unsignedSp()), 'saml_malformed_request', /no ID/);
-    fails(() => verify(post(requestXml().replace(/ Version="[^"]*"/, '')), unsignedSp()), 'saml_malformed_request', /no Version/);
+    fails(() => verify(post(requestXml().replace(/ ID="[^"]*"/, '')), unsignedSp()), 'saml_malformed_request', /attribute 'ID' is required/);
+    fails(() => verify(post(requestXml().replace(/ Version="[^"]*"/, '')), unsignedSp()), 'saml_malformed_request', /attribute 'Version' is required/);
     for (const instant of ['2026-03-01T10:00:00', '2026-02-30T10:00:00Z', 'yesterday', '2026-03-01 10:00:00Z']) {
       fails(() => verify(post(requestXml({ attributes: { IssueInstant: instant } })), unsignedSp()), 'saml_malformed_request', /IssueInstant/);
     }
@@ -829,8 +843,8 @@ describe('reading request fields', () => {
 
   it('refuses malformed flags, indexes and repeated NameIDPolicy', () => {
     fails(() => verify(post(requestXml({ attributes: { ForceAuthn: 'yes' } })), unsignedSp()), 'saml_malformed_request', /ForceAuthn/);
-    fails(() => verify(post(requestXml({ attributes: { AssertionConsumerServiceIndex: '70000' } })), unsignedSp()), 'saml_malformed_request', /unsigned short/);
-    fails(() => verify(post(requestXml({ attributes: { AssertionConsumerServiceIndex: '-1' } })), unsignedSp()), 'saml_malformed_request', /unsigned short/);
+    fails(() => verify(post(requestXml({ attributes: { AssertionConsumerServiceIndex: '70000' } })), unsignedSp()), 'saml_malformed_request', /xs:unsignedShort/);
+    fails(() => verify(post(requestXml({ attributes: { AssertionConsumerServiceIndex: '-1' } })), unsignedSp()), 'saml_malformed_request', /xs:unsignedShort/);
     const twoPolicies = requestXml({ inner: `<samlp:NameIDPolicy Format="${PERSISTENT}"/><samlp:NameIDPolicy/>` });
     fails(() => verify(post(twoPolicies), unsignedSp()), 'saml_malformed_request', /NameIDPolicy/);
   });

@@ -97,11 +97,15 @@ describe('SCIM agents (basic)', function () {
   it('deactivates through the PATCH shapes Okta and Entra ID send, and reactivates', async function () {
     const agent = await provisionAgent(idp);
     const okta = await scim('PATCH', `/Users/${agent.id}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', value: { active: false } }] });
-    assert.equal(okta.status, 200, okta.body);
-    assert.equal(okta.json().active, false);
-    const entra = await scim('PATCH', `/Users/${agent.id}`, { schemas: [PATCH_OP], Operations: [{ op: 'Replace', path: 'active', value: 'True' }] });
+    assert.equal(okta.status, 204, okta.body);
+    assert.equal((await scim('GET', `/Users/${agent.id}`)).json().active, false);
+    const entra = await scim('PATCH', `/Users/${agent.id}`, { schemas: [PATCH_OP], Operations: [{ op: 'Replace', path: 'active', value: 'True' }] }, {
+      ...orchestratorHeaders(idp),
+      prefer: 'return=representation',
+    });
+    assert.equal(entra.status, 200, entra.body);
     assert.equal(entra.json().active, true);
-    assertScimError(await scim('PATCH', `/Users/${agent.id}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'userName', value: 'x' }] }), 400, 'invalidPath');
+    assertScimError(await scim('PATCH', `/Users/${agent.id}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'nickname2', value: 'x' }] }), 400, 'invalidPath');
     assertScimError(await scim('PATCH', `/Users/${agent.id}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'active', value: 'maybe' }] }), 400, 'invalidValue');
   });
 

@@ -303,7 +303,11 @@ describe('parseSpMetadata', () => {
     });
 
     it('a signed metadata document whose root carries a ds:Signature (not verified: the admin vouches for the file)', () => {
-      const signature = '<ds:Signature><ds:SignedInfo/><ds:SignatureValue>AA==</ds:SignatureValue></ds:Signature>';
+      const signature =
+        '<ds:Signature><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>' +
+        '<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="">' +
+        '<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue>AA==</ds:DigestValue></ds:Reference>' +
+        '</ds:SignedInfo><ds:SignatureValue>AA==</ds:SignatureValue></ds:Signature>';
       const xml = minimal().replace('<md:SPSSODescriptor', `${signature}<md:SPSSODescriptor`);
       assert.equal(parseSpMetadata(xml, OPTIONS).entityId, 'https://sp.test/saml');
     });

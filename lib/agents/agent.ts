@@ -34,9 +34,29 @@ export interface Agent {
    * enterprise extension…), kept so vendors' clients get back what they sent.
    */
   readonly extraAttributes: Readonly<Record<string, unknown>>;
+  /** Roles (SCIM Groups) the agent is a member of. */
+  readonly groups: readonly AgentGroup[];
+  /**
+   * What the agent may be granted: its own scopes ∪ its groups' scopes. A task may
+   * request only these; leaving a group narrows the next sign-on.
+   */
+  readonly grantedScopes: readonly string[];
   readonly version: number;
   readonly createdAt: Date;
   readonly updatedAt: Date;
 }
 
-export type NewAgent = Omit<Agent, 'version' | 'createdAt' | 'updatedAt'>;
+export interface AgentGroup {
+  readonly id: string;
+  readonly displayName: string;
+}
+
+/** What a client writes: everything but identity, derived fields and bookkeeping. */
+export type AgentWrite = Omit<Agent, 'id' | 'groups' | 'grantedScopes' | 'version' | 'createdAt' | 'updatedAt'>;
+
+export type NewAgent = AgentWrite & { readonly id: string };
+
+/** Own scopes ∪ group scopes, each once, in a stable order. */
+export function unionOfScopes(own: readonly string[], fromGroups: readonly (readonly string[])[]): string[] {
+  return [...new Set([...own, ...fromGroups.flat()])];
+}

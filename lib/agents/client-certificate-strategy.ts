@@ -7,6 +7,7 @@ import type { Clock } from '../common/clock.js';
 import type { AgentRepository } from './agent-repository.js';
 import type { AuthenticatedAgent } from './authenticated-agent.js';
 import { assertCertificateCurrent } from './certificate-validity.js';
+import { assertCredentialFresh, retiredCredentialError, type CredentialPolicy } from './credential-policy.js';
 
 /**
  * mTLS by pinning: the certificate on the TLS connection is accepted only if its
@@ -16,7 +17,7 @@ import { assertCertificateCurrent } from './certificate-validity.js';
 export class ClientCertificateStrategy extends AsyncStrategy<AuthenticatedAgent> {
   override readonly name = 'agent-client-certificate';
 
-  constructor(private readonly deps: { agents: AgentRepository; clock: Clock }) {
+  constructor(private readonly deps: { agents: AgentRepository; clock: Clock; credentials: CredentialPolicy }) {
     super();
   }
 
@@ -28,11 +29,15 @@ export class ClientCertificateStrategy extends AsyncStrategy<AuthenticatedAgent>
     const thumbprint = createHash('sha256').update(peer.raw).digest('hex');
     const found = await this.deps.agents.findByCertificate(thumbprint);
     if (!found) {
+      const known = await this.deps.credentials.repository.find(thumbprint);
+      if (known?.retiredAt) throw retiredCredentialError(known.retiredAt, known.retireReason);
       throw new TesseraError('agent_unauthenticated', 'the client certificate is not registered to any agent', {
         internalDetail: `thumbprint ${thumbprint}`,
       });
     }
-    assertCertificateCurrent(new X509Certificate(peer.raw), this.deps.clock.now());
+    const now = this.deps.clock.now();
+    assertCertificateCurrent(new X509Certificate(peer.raw), now);
+    assertCredentialFresh(found.certificate, now, this.deps.credentials.maxAgeSeconds);
     return { agent: found.agent, method: 'mtls', credentialId: thumbprint };
   }
 }

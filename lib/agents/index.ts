@@ -8,11 +8,14 @@ import type { AgentRepository } from './agent-repository.js';
 import type { AuthenticatedAgent } from './authenticated-agent.js';
 import { ClientCertificateStrategy } from './client-certificate-strategy.js';
 import { AgentJwtStrategy, type AgentJwtSettings } from './jwt-strategy.js';
+import type { CredentialPolicy } from './credential-policy.js';
 
 export type { Agent, AgentCertificate, AgentProfile, NewAgent } from './agent.js';
 export type { AgentRepository, AgentEndResult } from './agent-repository.js';
 export type { AuthenticatedAgent } from './authenticated-agent.js';
 export { AGENT_JWT_ALGORITHMS } from './jwt-strategy.js';
+export type { CredentialPolicy } from './credential-policy.js';
+export type { CredentialRecord, CredentialRepository } from './credential-repository.js';
 
 export type AgentAuthenticator = (req: Request, res: Response) => Promise<AuthenticatedAgent>;
 
@@ -28,6 +31,8 @@ export function createAgentAuthenticator(deps: {
   replay: ReplayCache;
   clock: Clock;
   jwt: AgentJwtSettings;
+  /** Credential age and retirement, checked by every strategy. */
+  credentials: CredentialPolicy;
 }): AgentAuthenticator {
   const authenticator = new passport.Passport();
   authenticator.use(new AgentJwtStrategy({ ...deps, settings: deps.jwt }));

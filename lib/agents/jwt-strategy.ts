@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import { X509Certificate } from 'node:crypto';
-import { decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { compactVerify, decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { AsyncStrategy } from '../common/async-strategy.js';
 import { TesseraError } from '../common/errors.js';
 import type { Clock } from '../common/clock.js';
@@ -9,6 +9,7 @@ import type { Agent, AgentCertificate } from './agent.js';
 import type { AgentRepository } from './agent-repository.js';
 import type { AuthenticatedAgent } from './authenticated-agent.js';
 import { assertCertificateCurrent } from './certificate-validity.js';
+import { assertCredentialFresh, retiredCredentialError, type CredentialPolicy } from './credential-policy.js';
 
 /** Asymmetric algorithms only: an HMAC key would have to be shared with us, and "none" proves nothing. */
 export const AGENT_JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
@@ -29,7 +30,13 @@ export class AgentJwtStrategy extends AsyncStrategy<AuthenticatedAgent> {
   override readonly name = 'agent-jwt';
 
   constructor(
-    private readonly deps: { agents: AgentRepository; replay: ReplayCache; clock: Clock; settings: AgentJwtSettings },
+    private readonly deps: {
+      agents: AgentRepository;
+      replay: ReplayCache;
+      clock: Clock;
+      settings: AgentJwtSettings;
+      credentials: CredentialPolicy;
+    },
   ) {
     super();
   }
@@ -96,6 +103,7 @@ export class AgentJwtStrategy extends AsyncStrategy<AuthenticatedAgent> {
           clockTolerance: settings.clockSkewSeconds,
         });
         assertCertificateCurrent(certificate, now);
+        assertCredentialFresh(candidate, now, this.deps.credentials.maxAgeSeconds);
         return payload;
       } catch (thrown) {
         if (thrown instanceof joseErrors.JWSSignatureVerificationFailed) continue;
@@ -104,12 +112,26 @@ export class AgentJwtStrategy extends AsyncStrategy<AuthenticatedAgent> {
         throw refusalFor(thrown);
       }
     }
+    await this.refuseIfSignedByRetired(token, agent);
     throw new TesseraError('agent_unauthenticated', 'the JWT is not signed by a key registered to this agent');
   }
 
+  /** A JWT signed by a retired certificate's key gets a refusal that says so (the signer holds that key). */
+  private async refuseIfSignedByRetired(token: string, agent: Agent): Promise<void> {
+    for (const retired of this.candidateCertificates(token, agent, 'retired')) {
+      try {
+        await compactVerify(token, new X509Certificate(retired.pem).publicKey, { algorithms: AGENT_JWT_ALGORITHMS });
+      } catch {
+        continue;
+      }
+      const known = await this.deps.credentials.repository.find(retired.thumbprint);
+      throw retiredCredentialError(retired.retiredAt!, known?.retireReason);
+    }
+  }
+
   /** With an x5t#S256 header only that certificate is tried; otherwise each active one. */
-  private candidateCertificates(token: string, agent: Agent): AgentCertificate[] {
-    const active = agent.certificates.filter((c) => c.retiredAt === undefined);
+  private candidateCertificates(token: string, agent: Agent, which: 'active' | 'retired' = 'active'): AgentCertificate[] {
+    const active = agent.certificates.filter((c) => (c.retiredAt === undefined) === (which === 'active'));
     const header = decodeProtectedHeader(token);
     const hinted = header['x5t#S256'];
     if (typeof hinted !== 'string') return active;

@@ -11,7 +11,21 @@ export type AuditEventName =
   | 'agent.provisioned'
   | 'agent.changed'
   | 'agent.deactivated'
-  | 'agent.deleted';
+  | 'agent.deleted'
+  | 'session.expired'
+  | 'policy.revoked'
+  | 'policy.credentials_retired'
+  | 'key.rotated'
+  | 'key.activated'
+  | 'key.retired'
+  | 'group.created'
+  | 'group.changed'
+  | 'group.deleted'
+  | 'scim.denied'
+  | 'logout.requested'
+  | 'logout.denied'
+  | 'logout.sent'
+  | 'logout.failed';
 
 export interface AuditedAgent {
   readonly id: string;
@@ -23,9 +37,11 @@ export interface AuditedAgent {
 
 export interface AuditEvent {
   readonly event: AuditEventName;
-  /** Who caused it: "agent:<userName>", "orchestrator:<token name>", "admin", "system". */
+  /** Who caused it: "agent:<userName>", "orchestrator:<token name>", "admin", "system", "policy". */
   readonly actor: string;
   readonly agent?: AuditedAgent | undefined;
+  /** The agent's id when its record is gone (deleted) and only the id is known. */
+  readonly agentId?: string | undefined;
   readonly taskId?: string | undefined;
   readonly spEntityId?: string | undefined;
   readonly assertionId?: string | undefined;

@@ -1,24 +1,29 @@
 import type { Logger } from '../common/log.js';
 import type { AuditEvent, AuditLog } from './audit-log.js';
 
-/** Audit events as structured log lines: the record before the hash-chained store exists. */
+/** The structured log line of a decision: flat fields an operator can grep. */
+export function auditLogFields(event: AuditEvent): Record<string, unknown> {
+  const { event: _name, agent, details, ...rest } = event;
+  return {
+    ...rest,
+    ...(agent
+      ? {
+          agentId: agent.id,
+          userName: agent.userName,
+          modelHash: agent.modelHash,
+          sourceCommit: agent.sourceCommit,
+          trainingDataVersion: agent.trainingDataVersion,
+        }
+      : {}),
+    ...details,
+  };
+}
+
+/** Audit events as structured log lines only: for tools that have no store. */
 export function loggingAuditLog(logger: Logger): AuditLog {
   return {
     async record(event: AuditEvent): Promise<void> {
-      const { event: name, agent, details, ...rest } = event;
-      logger.info(`audit.${name}`, {
-        ...rest,
-        ...(agent
-          ? {
-              agentId: agent.id,
-              userName: agent.userName,
-              modelHash: agent.modelHash,
-              sourceCommit: agent.sourceCommit,
-              trainingDataVersion: agent.trainingDataVersion,
-            }
-          : {}),
-        ...details,
-      });
+      logger.info(`audit.${event.event}`, auditLogFields(event));
     },
   };
 }

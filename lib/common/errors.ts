@@ -21,6 +21,8 @@ export type ErrorCode =
   | 'agent_unauthenticated'
   | 'agent_inactive'
   | 'agent_credential_replayed'
+  | 'agent_credential_expired'
+  | 'agent_credential_retired'
   | 'task_missing'
   | 'task_unknown'
   | 'task_not_open'
@@ -36,10 +38,17 @@ export type ErrorCode =
   | 'conflict'
   | 'payload_too_large'
   | 'unsupported_media_type'
+  // SCIM (RFC 7644 §3.12 scimType in error-mapping.ts)
+  | 'scim_invalid_filter'
+  | 'scim_invalid_path'
+  | 'scim_no_target'
+  | 'scim_mutability'
+  | 'precondition_failed'
   // admin / configuration
   | 'sp_metadata_invalid'
   | 'sp_exists'
   | 'config_invalid'
+  | 'audit_chain_broken'
   | 'internal';
 
 export interface ErrorDetails {

@@ -1,7 +1,18 @@
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { parseDocument, LineCounter } from 'yaml';
 import { TesseraError } from '../common/errors.js';
+import {
+  DEFAULT_CLEANUP_POLICY,
+  parseCleanupPolicy,
+  parseYamlFile,
+  readCleanupPolicyFile,
+  type CleanupPolicy,
+  type YamlLocator,
+} from './cleanup-policy.js';
+
+export { POLICY_TASK_STATUSES, type CleanupPolicy, type PolicyTaskStatus } from './cleanup-policy.js';
+export { parseDurationSeconds } from './duration.js';
 
 export const SENSITIVITY_TIERS = ['high', 'medium', 'low'] as const;
 export type SensitivityTier = (typeof SENSITIVITY_TIERS)[number];
@@ -47,6 +58,38 @@ export interface Config {
   };
   readonly http: {
     readonly maxJsonBytes: number;
+    /**
+     * Server processes `tessera start` runs (TESSERA_WORKERS; default one per
+     * CPU). Above 1, a primary process prepares the data directory and runs the
+     * background jobs, and the workers share the port and the SQLite file.
+     */
+    readonly workers: number;
+  };
+  readonly sessions: {
+    /** How often the sweeper ends expired, idle and policy-matched sessions. */
+    readonly sweepIntervalSeconds: number;
+    /** Rows per sweep transaction: short write locks, cost proportional to what ends. */
+    readonly sweepBatchSize: number;
+  };
+  /** automaticRevocation: inline in TESSERA_CONFIG, or in the file named by policyFile. */
+  readonly cleanup: CleanupPolicy;
+  readonly credentials: {
+    /** A certificate registered longer ago than this is refused at sign-on (72 h: the seed's standard). */
+    readonly maxAgeSeconds: number;
+  };
+  readonly keys: {
+    /** After `tessera keys rotate`, the next key is published this long before the IdP signs with it. */
+    readonly rolloverOverlapSeconds: number;
+    /** After the switch, the old key stays in metadata this long, then is retired from it. */
+    readonly retireAfterSeconds: number;
+    /** Automatic rotation: a key signs for this long before its successor takes over; 0 = only by command. */
+    readonly rotationIntervalSeconds: number;
+  };
+  readonly audit: {
+    /** The chain head is signed at least this often while entries are being added. */
+    readonly checkpointIntervalSeconds: number;
+    /** ...and whenever this many entries were added since the last checkpoint. */
+    readonly checkpointEveryEntries: number;
   };
 }
 
@@ -56,6 +99,12 @@ interface FileSettings {
   saml?: { clockSkewSeconds?: number; assertionLifetimeSeconds?: number; maxMessageBytes?: number };
   agentJwt?: { maxLifetimeSeconds?: number; clockSkewSeconds?: number };
   tasks?: { defaultTtlSeconds?: number; maxTtlSeconds?: number };
+  sessions?: { sweepIntervalSeconds?: number; sweepBatchSize?: number };
+  credentials?: { maxAgeSeconds?: number };
+  keys?: { rolloverOverlapSeconds?: number; retireAfterSeconds?: number; rotationIntervalSeconds?: number };
+  audit?: { checkpointIntervalSeconds?: number; checkpointEveryEntries?: number };
+  /** Parsed from automaticRevocation or policyFile, never walked as a plain setting. */
+  cleanup?: CleanupPolicy;
 }
 
 export interface ConfigInputs {
@@ -108,9 +157,35 @@ export function loadConfig(inputs: ConfigInputs): Config {
       defaultTtlSeconds: file.tasks?.defaultTtlSeconds ?? 3600,
       maxTtlSeconds: file.tasks?.maxTtlSeconds ?? 86400,
     },
-    http: { maxJsonBytes: 256 * 1024 },
+    http: { maxJsonBytes: 256 * 1024, workers: parseWorkers(env.TESSERA_WORKERS) },
+    sessions: {
+      sweepIntervalSeconds: file.sessions?.sweepIntervalSeconds ?? 15,
+      sweepBatchSize: file.sessions?.sweepBatchSize ?? 500,
+    },
+    cleanup: file.cleanup ?? DEFAULT_CLEANUP_POLICY,
+    credentials: { maxAgeSeconds: file.credentials?.maxAgeSeconds ?? 72 * 3600 },
+    keys: {
+      rolloverOverlapSeconds: file.keys?.rolloverOverlapSeconds ?? 7 * 86_400,
+      retireAfterSeconds: file.keys?.retireAfterSeconds ?? 86_400,
+      rotationIntervalSeconds: file.keys?.rotationIntervalSeconds ?? 0,
+    },
+    audit: {
+      checkpointIntervalSeconds: file.audit?.checkpointIntervalSeconds ?? 300,
+      checkpointEveryEntries: file.audit?.checkpointEveryEntries ?? 1000,
+    },
   };
   return deepFreeze(config);
+}
+
+const MAX_WORKERS = 64;
+
+function parseWorkers(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return Math.min(availableParallelism(), MAX_WORKERS);
+  const workers = Number(raw);
+  if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) {
+    throw new TesseraError('config_invalid', `TESSERA_WORKERS must be an integer between 1 and ${MAX_WORKERS}, got "${raw}"`);
+  }
+  return workers;
 }
 
 function parsePort(raw: string): number {
@@ -149,6 +224,14 @@ const numericSettings: Record<string, { min: number; max: number }> = {
   'agentJwt.clockSkewSeconds': { min: 0, max: 600 },
   'tasks.defaultTtlSeconds': { min: 10, max: 30 * 86400 },
   'tasks.maxTtlSeconds': { min: 10, max: 30 * 86400 },
+  'sessions.sweepIntervalSeconds': { min: 1, max: 3600 },
+  'sessions.sweepBatchSize': { min: 10, max: 100_000 },
+  'credentials.maxAgeSeconds': { min: 60, max: 365 * 86400 },
+  'keys.rolloverOverlapSeconds': { min: 60, max: 365 * 86400 },
+  'keys.retireAfterSeconds': { min: 60, max: 365 * 86400 },
+  'keys.rotationIntervalSeconds': { min: 0, max: 10 * 365 * 86400 },
+  'audit.checkpointIntervalSeconds': { min: 1, max: 86400 },
+  'audit.checkpointEveryEntries': { min: 1, max: 1_000_000 },
 };
 
 function readSettingsFile(file: string): FileSettings {
@@ -158,27 +241,40 @@ function readSettingsFile(file: string): FileSettings {
   } catch (err) {
     throw new TesseraError('config_invalid', `cannot read TESSERA_CONFIG ${file}: ${(err as Error).message}`);
   }
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const firstError = doc.errors[0];
-  if (firstError) {
-    const line = firstError.linePos?.[0]?.line ?? 0;
-    throw new TesseraError('config_invalid', `${file}:${line}: ${firstError.message.split('\n')[0]}`);
-  }
+  const parsed = parseYamlFile(file, text);
+  const doc = parsed.doc;
+  const at: YamlLocator = parsed.at;
   const settings: unknown = doc.toJS();
   if (settings === null || settings === undefined) return {};
+  const { automaticRevocation, policyFile, ...plain } = settings as Record<string, unknown>;
+  const cleanup = cleanupPolicyOf(file, doc.get('automaticRevocation', true), automaticRevocation, doc.get('policyFile', true), policyFile, at);
   const problems: string[] = [];
-  walkSettings(settings, '', (keyPath, value) => {
+  walkSettings(plain, '', (keyPath, value) => {
     const rule = numericSettings[keyPath];
-    const node = doc.getIn(keyPath.split('.'), true) as { range?: [number, number, number] } | undefined;
-    const line = node?.range ? lineCounter.linePos(node.range[0]).line : 0;
+    const line = at.lineOf(doc.getIn(keyPath.split('.'), true));
     if (!rule) problems.push(`${file}:${line}: unknown setting "${keyPath}"`);
     else if (typeof value !== 'number' || !Number.isInteger(value) || value < rule.min || value > rule.max) {
       problems.push(`${file}:${line}: "${keyPath}" must be an integer from ${rule.min} to ${rule.max}`);
     }
   });
   if (problems.length > 0) throw new TesseraError('config_invalid', problems[0]!);
-  return settings as FileSettings;
+  return { ...(plain as FileSettings), ...(cleanup ? { cleanup } : {}) };
+}
+
+/** The cleanup policy sits inline (automaticRevocation) or in its own file (policyFile, relative to this one). */
+function cleanupPolicyOf(
+  file: string,
+  inlineNode: unknown,
+  inline: unknown,
+  policyFileNode: unknown,
+  policyFile: unknown,
+  at: YamlLocator,
+): CleanupPolicy | undefined {
+  if (inline !== undefined && policyFile !== undefined) at.fail(policyFileNode, 'set automaticRevocation or policyFile, not both');
+  if (inline !== undefined) return parseCleanupPolicy(inlineNode, at);
+  if (policyFile === undefined) return undefined;
+  if (typeof policyFile !== 'string' || policyFile.trim() === '') at.fail(policyFileNode, 'policyFile must be a file path');
+  return readCleanupPolicyFile(path.resolve(path.dirname(file), policyFile));
 }
 
 function walkSettings(value: unknown, prefix: string, visit: (keyPath: string, value: unknown) => void): void {

@@ -1,48 +1,41 @@
-import { createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Clock } from '../common/clock.js';
-import type { KeyPurpose, KeyRepository, StoredKey } from './key-repository.js';
-import { certificateBody, generateSelfSigned } from './certificates.js';
+import type { KeyPurpose, KeyRepository, KeyTransition, StoredKey } from './key-repository.js';
+import { generateSelfSigned } from './certificates.js';
+import { KeyRing } from './key-ring.js';
+import { SIGNING_KEY_COMMON_NAME, SIGNING_KEY_LIFETIME_DAYS } from './rotation.js';
 import { seal, unseal } from './sealing.js';
 
-export type { KeyRepository, StoredKey, KeyPurpose } from './key-repository.js';
-export { loadKeyEncryptionKey, KEK_FILE } from './key-encryption-key.js';
+export type { KeyRepository, StoredKey, KeyPurpose, KeyState, KeyTransition } from './key-repository.js';
+export type { IdpKeys, SigningKey } from './key-ring.js';
+export { KeyRing } from './key-ring.js';
+export { loadKeyEncryptionKey, readKeyEncryptionKey, KEK_FILE } from './key-encryption-key.js';
 export { certificateBody, certificateThumbprint, parseCertificate, generateSelfSigned } from './certificates.js';
+export { publishNextSigningKey, rotateIfDue, type PublishedNextKey } from './rotation.js';
+export { signingKeysProvenByKek } from './trust.js';
 
-/** The key the IdP signs with, parsed once: never re-parsed per request. */
-export interface SigningKey {
-  readonly id: string;
-  readonly privateKey: KeyObject;
-  readonly privateKeyPem: string;
-  readonly certificatePem: string;
-  /** Base64 DER, for KeyInfo and metadata. */
-  readonly certificateBase64: string;
-}
-
-export interface IdpKeys {
-  readonly signing: SigningKey;
-  /** Every certificate SPs should trust now: the current one first, then any published next key. */
-  readonly publishedSigningCertificates: readonly string[];
-  readonly tls: { readonly keyPem: string; readonly certificatePem: string };
-}
-
-const LIFETIME_DAYS: Record<KeyPurpose, number> = { 'saml-signing': 5 * 365, tls: 365 };
+const LIFETIME_DAYS: Record<KeyPurpose, number> = { 'saml-signing': SIGNING_KEY_LIFETIME_DAYS, tls: 365 };
 
 /**
  * Loads the IdP's keys, creating on first start a SAML signing key and a TLS
  * key, each RSA-2048 with a self-signed certificate, sealed before they are stored.
+ * The signing keys come back as a KeyRing that follows rollovers.
  */
 export async function loadOrCreateIdpKeys(options: {
   keys: KeyRepository;
   kek: Buffer;
   clock: Clock;
   tlsNames: readonly string[];
-}): Promise<IdpKeys> {
+  /** How long a replaced signing key stays in metadata. */
+  retireAfterSeconds?: number;
+  onTransition?: (transition: KeyTransition) => Promise<void>;
+}): Promise<KeyRing> {
   const ensureCurrent = async (purpose: KeyPurpose): Promise<StoredKey> => {
     const existing = (await options.keys.list(purpose)).find((k) => k.state === 'current');
     if (existing) return existing;
     const now = options.clock.now();
     const generated = await generateSelfSigned({
-      commonName: purpose === 'tls' ? (options.tlsNames[0] ?? 'localhost') : 'Tessera SAML signing',
+      commonName: purpose === 'tls' ? (options.tlsNames[0] ?? 'localhost') : SIGNING_KEY_COMMON_NAME,
       validDays: LIFETIME_DAYS[purpose],
       subjectAltNames: purpose === 'tls' ? options.tlsNames : [],
       now,
@@ -57,28 +50,23 @@ export async function loadOrCreateIdpKeys(options: {
       certificatePem: generated.certificatePem,
       state: 'current',
       createdAt: now,
+      activatedAt: now,
     });
   };
 
-  const signingRecord = await ensureCurrent('saml-signing');
+  await ensureCurrent('saml-signing');
   const tlsRecord = await ensureCurrent('tls');
-  const signingPem = unseal(options.kek, signingRecord.sealedPrivateKey, signingRecord.id).toString('utf8');
-  const published = (await options.keys.list('saml-signing'))
-    .filter((k) => k.state === 'next')
-    .map((k) => k.certificatePem);
-
-  return {
-    signing: {
-      id: signingRecord.id,
-      privateKey: createPrivateKey(signingPem),
-      privateKeyPem: signingPem,
-      certificatePem: signingRecord.certificatePem,
-      certificateBase64: certificateBody(signingRecord.certificatePem),
-    },
-    publishedSigningCertificates: [signingRecord.certificatePem, ...published],
+  const ring = new KeyRing({
+    keys: options.keys,
+    kek: options.kek,
+    clock: options.clock,
+    retireAfterSeconds: options.retireAfterSeconds ?? 86_400,
     tls: {
       keyPem: unseal(options.kek, tlsRecord.sealedPrivateKey, tlsRecord.id).toString('utf8'),
       certificatePem: tlsRecord.certificatePem,
     },
-  };
+    ...(options.onTransition ? { onTransition: options.onTransition } : {}),
+  });
+  await ring.refresh();
+  return ring;
 }

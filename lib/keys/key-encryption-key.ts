@@ -48,3 +48,16 @@ function decodeMasterKey(raw: string, source: string): Buffer {
   }
   return key;
 }
+
+/**
+ * The key-encryption key for tools that only read (`tessera audit verify`): never
+ * creates a key file, so a missing key is an error rather than a new, useless key.
+ */
+export function readKeyEncryptionKey(options: { masterKey: string | undefined; dataDir: string }): Buffer {
+  if (options.masterKey !== undefined) return decodeMasterKey(options.masterKey, 'TESSERA_MASTER_KEY');
+  const file = path.join(options.dataDir, KEK_FILE);
+  if (!existsSync(file)) {
+    throw new TesseraError('config_invalid', `no key-encryption key: set TESSERA_MASTER_KEY or provide ${file}`);
+  }
+  return decodeMasterKey(readFileSync(file, 'utf8').trim(), file);
+}

@@ -13,6 +13,7 @@ import { BINDINGS } from './service-provider.js';
 import type { ServiceProvider, SpEndpoint } from './service-provider.js';
 import { isUsableAssertionConsumerService } from './sp-metadata.js';
 import { verifyEnvelopedSignature, verifyQuerySignature } from './signature-verification.js';
+import { validateSamlMessage } from './schema-validation.js';
 import { NS, attribute, childrenNamed, descendantsNamed, isNamed, parseSafeXml, parseXsBoolean, rootElement, trimmedText } from './xml.js';
 
 export interface AuthnRequest {
@@ -83,6 +84,8 @@ export function decodeAuthnRequest(inbound: InboundAuthnRequest, limits: { maxMe
   const document = parseSafeXml(decoded.xml, { maxBytes: limits.maxMessageBytes }, 'saml_malformed_request', 'the AuthnRequest');
   const root = rootElement(document);
   if (!isNamed(root, NS.protocol, 'AuthnRequest')) throw malformed(`the message is a ${root.nodeName}, not a samlp:AuthnRequest`);
+  // Before any field is read, even the unverified Issuer: the message must have the shape the standard gives it.
+  validateSamlMessage(decoded.xml, 'AuthnRequest', 'saml_malformed_request');
   return { binding: inbound.binding, ...decoded, document, unverifiedIssuer: readIssuer(root) };
 }
 

@@ -1,14 +1,35 @@
 import type { SigningKey } from '../keys/index.js';
 import { isoSeconds } from '../common/clock.js';
 import { NS } from './namespaces.js';
-import { assertId, element, type Markup } from './xml-builder.js';
+import { assertId } from './xml-builder.js';
 import { qualified, signEnveloped } from './signing.js';
+import { encryptAssertion } from './assertion-encryption.js';
+import {
+  OpaqueMarkup,
+  renderCanonical,
+  SIGNATURE_SLOT,
+  xmlElement as element,
+  type CanonicalFragment,
+  type XmlElement as Markup,
+} from './canonical-xml.js';
+import { signCanonical } from './canonical-signature.js';
 
 /*
- * Response and Assertion, written as strings through the escaping builder and
- * then signed. Element order follows the schema's sequences; SPs that validate
- * reject anything else.
+ * Response and Assertion, written in their exclusive-c14n form by the
+ * canonical builder and signed over the bytes written (canonical-xml.ts,
+ * canonical-signature.ts): no DOM on the sign-on path. Element order follows
+ * the schema's sequences; SPs that validate reject anything else.
+ *
+ * Namespaces: the Response declares samlp and saml (c14n then renders saml on
+ * the Issuer, the only child that uses it); the Assertion declares its own
+ * saml, xs and xsi, so it stands alone once extracted (by an SP after
+ * verifying it, or for encryption). xsi is rendered on each AttributeValue,
+ * where xsi:type uses it; xs, used only inside xsi:type's value, is rendered
+ * on the Assertion because both signatures name it in their PrefixList.
  */
+
+/** Prefixes the exclusive-c14n transforms keep although only attribute values use them. */
+const INCLUSIVE_PREFIXES: readonly string[] = ['xs'];
 
 export const STATUS = {
   success: 'urn:oasis:names:tc:SAML:2.0:status:Success',
@@ -79,6 +100,8 @@ export interface SuccessResponseInput {
   readonly attributes: readonly SamlAttribute[];
   /** The Assertion is always signed; the Response too when true. */
   readonly signResponse: boolean;
+  /** The SP's encryption certificate (RSA): when present the signed Assertion is sent encrypted. */
+  readonly encryptionCertificatePem?: string | undefined;
 }
 
 export interface ErrorResponseInput {
@@ -93,28 +116,50 @@ export interface ErrorResponseInput {
 }
 
 const RESPONSE_XPATH = `/${qualified(NS.protocol, 'Response')}`;
-const ASSERTION_XPATH = `${RESPONSE_XPATH}/${qualified(NS.assertion, 'Assertion')}`;
 
 /** A Response carrying one signed Assertion; the Response is signed around it when asked. */
 export function buildSuccessResponse(input: SuccessResponseInput, key: SigningKey): string {
-  const unsigned = response(input, status(STATUS.success, undefined, undefined), assertion(input)).toString();
+  if (input.encryptionCertificatePem !== undefined) return buildEncryptedSuccessResponse(input, input.encryptionCertificatePem, key);
   // The Assertion first: the Response's digest must cover the Assertion's signature.
-  const assertionSigned = signEnveloped(unsigned, { element: ASSERTION_XPATH, after: issuerOf(ASSERTION_XPATH) }, key);
-  return input.signResponse ? signResponse(assertionSigned, key) : assertionSigned;
+  const signedAssertion: CanonicalFragment | OpaqueMarkup = signCanonical(assertion(input), key, {
+    inclusivePrefixes: INCLUSIVE_PREFIXES,
+  });
+  return responseDocument(input, status(STATUS.success, undefined, undefined), signedAssertion, input.signResponse, key);
+}
+
+/**
+ * The Assertion is signed as usual, then encrypted; the Response is built (and signed, unless
+ * the SP opted out) around the EncryptedAssertion: the SP verifies the Response, decrypts, then
+ * verifies the Assertion's own signature.
+ */
+function buildEncryptedSuccessResponse(input: SuccessResponseInput, certificatePem: string, key: SigningKey): string {
+  const signedAssertion = signCanonical(assertion(input), key, { inclusivePrefixes: INCLUSIVE_PREFIXES });
+  const encrypted = encryptAssertion({ signedAssertionXml: signedAssertion.toString(), certificatePem, recipient: input.audience });
+  return responseDocument(input, status(STATUS.success, undefined, undefined), new OpaqueMarkup(encrypted), input.signResponse, key);
 }
 
 /** A signed Response with a status and no assertion: what an SP gets when sign-on is refused. */
 export function buildErrorResponse(input: ErrorResponseInput, key: SigningKey): string {
-  const unsigned = response(input, status(input.topStatus, input.secondStatus, input.statusMessage), undefined);
-  return signResponse(unsigned.toString(), key);
+  return responseDocument(input, status(input.topStatus, input.secondStatus, input.statusMessage), undefined, true, key);
 }
 
-function signResponse(xml: string, key: SigningKey): string {
-  return signEnveloped(xml, { element: RESPONSE_XPATH, after: issuerOf(RESPONSE_XPATH) }, key);
-}
-
-function issuerOf(parentXPath: string): string {
-  return `${parentXPath}/${qualified(NS.assertion, 'Issuer')}`;
+/**
+ * The Response around its (signed or encrypted) assertion, signed when asked.
+ * Opaque markup (an EncryptedAssertion written by another library) is not
+ * canonical by construction: such a Response is signed the DOM way.
+ */
+function responseDocument(
+  header: ResponseHeader,
+  statusElement: Markup,
+  carried: CanonicalFragment | OpaqueMarkup | undefined,
+  signed: boolean,
+  key: SigningKey,
+): string {
+  const fast = !(carried instanceof OpaqueMarkup);
+  const document = response(header, statusElement, carried, signed && fast);
+  if (signed && fast) return signCanonical(document, key, { inclusivePrefixes: INCLUSIVE_PREFIXES }).toString();
+  const xml = renderCanonical(document, INCLUSIVE_PREFIXES).xml;
+  return signed ? signEnveloped(xml, { element: RESPONSE_XPATH, after: `${RESPONSE_XPATH}/${qualified(NS.assertion, 'Issuer')}` }, key) : xml;
 }
 
 interface ResponseHeader {
@@ -125,19 +170,28 @@ interface ResponseHeader {
   readonly issueInstant: Date;
 }
 
-function response(header: ResponseHeader, statusElement: Markup, assertionElement: Markup | undefined): Markup {
+function response(
+  header: ResponseHeader,
+  statusElement: Markup,
+  assertionElement: CanonicalFragment | OpaqueMarkup | undefined,
+  withSignatureSlot: boolean,
+): Markup {
   return element(
     'samlp:Response',
     {
-      'xmlns:samlp': NS.protocol,
-      'xmlns:saml': NS.assertion,
       ID: assertId(header.responseId),
       Version: '2.0',
       IssueInstant: isoSeconds(header.issueInstant),
       Destination: header.destination,
       InResponseTo: header.inResponseTo,
     },
-    [element('saml:Issuer', {}, [header.issuer]), statusElement, assertionElement],
+    [
+      element('saml:Issuer', {}, [header.issuer]),
+      withSignatureSlot ? SIGNATURE_SLOT : undefined,
+      statusElement,
+      assertionElement,
+    ],
+    { samlp: NS.protocol, saml: NS.assertion },
   );
 }
 
@@ -149,29 +203,24 @@ function status(top: string, second: string | undefined, message: string | undef
   ]);
 }
 
-/**
- * The Assertion declares its own namespaces so it stands alone once extracted
- * (by an SP after verifying it, or for encryption), and xs/xsi for the
- * xsi:type="xs:string" on every AttributeValue.
- */
+/** The Assertion, its signature slot right after its Issuer as the schema requires. */
 function assertion(input: SuccessResponseInput): Markup {
   return element(
     'saml:Assertion',
     {
-      'xmlns:saml': NS.assertion,
-      'xmlns:xs': NS.xs,
-      'xmlns:xsi': NS.xsi,
       ID: assertId(input.assertionId),
       Version: '2.0',
       IssueInstant: isoSeconds(input.issueInstant),
     },
     [
       element('saml:Issuer', {}, [input.issuer]),
+      SIGNATURE_SLOT,
       subject(input),
       conditions(input),
       authnStatement(input),
       attributeStatement(input.attributes),
     ],
+    { saml: NS.assertion, xs: NS.xs, xsi: NS.xsi },
   );
 }
 

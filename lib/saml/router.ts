@@ -8,6 +8,7 @@ import type { Views } from '../http/views.js';
 import { auditedAgent } from '../audit/index.js';
 import { buildIdpMetadata } from './idp-metadata.js';
 import { buildErrorResponse } from './response.js';
+import { sloRouter, type SloDeps } from './slo.js';
 import {
   receiveIdpInitiated,
   receiveSpRequest,
@@ -20,6 +21,8 @@ import {
 
 export interface SamlRouterDeps extends SignOnDeps {
   readonly views: Views;
+  /** SP-initiated Single Logout (/saml/slo): the outbox that ends sessions and queues the other SPs' logouts. */
+  readonly logout: Pick<SloDeps, 'outbox' | 'onLogoutsQueued'>;
 }
 
 /** Metadata is re-signed hourly and valid for a week: long enough to cache, short enough to roll keys. */
@@ -35,10 +38,12 @@ export function samlRouter(deps: SamlRouterDeps): Router {
     parameterLimit: 10,
   });
 
-  let metadata: { xml: string; builtAt: number } | undefined;
-  router.get('/metadata', (_req, res) => {
+  let metadata: { xml: string; builtAt: number; keysVersion: number } | undefined;
+  router.get('/metadata', async (_req, res) => {
+    // Picks up a rollover step or a key published by `tessera keys rotate` in another process.
+    await deps.keys.refresh();
     const now = deps.clock.now();
-    if (!metadata || now.getTime() - metadata.builtAt > METADATA_REFRESH_MS) {
+    if (!metadata || now.getTime() - metadata.builtAt > METADATA_REFRESH_MS || metadata.keysVersion !== deps.keys.version) {
       const xml = buildIdpMetadata(
         {
           entityId: deps.config.entityId,
@@ -50,7 +55,7 @@ export function samlRouter(deps: SamlRouterDeps): Router {
         },
         deps.keys.signing,
       );
-      metadata = { xml, builtAt: now.getTime() };
+      metadata = { xml, builtAt: now.getTime(), keysVersion: deps.keys.version };
     }
     res.setHeader('Cache-Control', 'public, max-age=3600');
     res.type('application/samlmetadata+xml').send(metadata.xml);
@@ -100,6 +105,8 @@ export function samlRouter(deps: SamlRouterDeps): Router {
     '/sso/initiate',
     handle(async (req) => receiveIdpInitiated(deps, req.query.sp, req.query.RelayState)),
   );
+
+  router.use('/slo', sloRouter({ ...deps, ...deps.logout }));
 
   router.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
     const refusal = asTesseraError(error);

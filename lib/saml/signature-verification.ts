@@ -8,7 +8,7 @@ import { createHash, KeyObject, verify as cryptoVerify, X509Certificate } from '
 import type { KeyLike } from 'node:crypto';
 import { SignedXml } from 'xml-crypto';
 import type { HashAlgorithm, SignatureAlgorithm } from 'xml-crypto';
-import type { Document, Element } from '@xmldom/xmldom';
+import type { Document, Element, Node } from '@xmldom/xmldom';
 import { TesseraError } from '../common/errors.js';
 import { NS, attribute, childElements, descendantElements, descendantsNamed, isNamed, rootElement } from './xml.js';
 
@@ -110,7 +110,30 @@ function checkSignaturePlacement(document: Document): Element {
   if (signatures.length !== 1) throw invalid(`expected exactly one ds:Signature, found ${signatures.length}`);
   const signature = signatures[0] as Element;
   if (signature.parentNode !== root) throw invalid('the ds:Signature is not a direct child of the root element');
+  checkNoCommentsOrInstructions(signature);
   return signature;
+}
+
+const COMMENT_NODE = 8;
+const PROCESSING_INSTRUCTION_NODE = 7;
+
+/**
+ * Exclusive c14n drops comments, so one inside DigestValue or SignatureValue leaves SignedInfo's
+ * signature intact while a reader that stops at the first text node sees another value
+ * (xml-crypto CVE-2025-29775). Nothing legitimate puts either inside a signature.
+ */
+function checkNoCommentsOrInstructions(signature: Element): void {
+  const pending: Node[] = [signature];
+  for (let node = pending.pop(); node !== undefined; node = pending.pop()) {
+    const children = node.childNodes;
+    for (let i = 0; i < children.length; i += 1) {
+      const child = children.item(i);
+      if (child === null) continue;
+      if (child.nodeType === COMMENT_NODE) throw invalid('the ds:Signature contains a comment');
+      if (child.nodeType === PROCESSING_INSTRUCTION_NODE) throw invalid('the ds:Signature contains a processing instruction');
+      pending.push(child);
+    }
+  }
 }
 
 /** Structure of ds:Signature / ds:SignedInfo; returns the root's ID, which the one Reference names. */

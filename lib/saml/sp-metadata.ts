@@ -10,10 +10,12 @@
  * ACS endpoints are ever used to deliver assertions (isUsableAssertionConsumerService),
  * and registration fails when there is none.
  */
+import { X509Certificate } from 'node:crypto';
 import type { Element } from '@xmldom/xmldom';
 import { TesseraError } from '../common/errors.js';
 import { parseCertificate } from '../keys/certificates.js';
 import { BINDINGS } from './service-provider.js';
+import { validateSamlMessage } from './schema-validation.js';
 import type { ServiceProvider, SpEndpoint } from './service-provider.js';
 import { NS, attribute, childrenNamed, descendantsNamed, isNamed, parseSafeXml, parseXsBoolean, rootElement, trimmedText } from './xml.js';
 
@@ -60,6 +62,8 @@ export function parseSpMetadata(xml: string, options: SpMetadataOptions): Servic
   if (authnRequestsSigned && keys.signing.length === 0) {
     throw invalid('AuthnRequestsSigned is true but the SPSSODescriptor has no signing certificate');
   }
+  // After the reads above, whose messages name the usual mistakes; this catches everything else.
+  validateSamlMessage(xml, 'SpMetadata', 'sp_metadata_invalid');
   return Object.freeze({
     entityId,
     assertionConsumerServices,
@@ -167,7 +171,12 @@ interface Keys {
   readonly encryption: readonly string[];
 }
 
-/** KeyDescriptor without `use` serves both purposes (SAML metadata §2.4.1.1). */
+/**
+ * KeyDescriptor without `use` serves both purposes (SAML metadata §2.4.1.1). Assertions are
+ * encrypted by RSA-OAEP key transport only: an explicit encryption key of another type is
+ * refused (the SP would otherwise get its assertions in the clear), and a non-RSA key without
+ * `use` counts as a signing key only.
+ */
 function readKeyDescriptors(descriptor: Element): Keys {
   const signing: string[] = [];
   const encryption: string[] = [];
@@ -175,8 +184,10 @@ function readKeyDescriptors(descriptor: Element): Keys {
     const use = attribute(keyDescriptor, 'use');
     if (use !== undefined && use !== 'signing' && use !== 'encryption') throw invalid(`KeyDescriptor use="${use}" is neither signing nor encryption`);
     for (const pem of readCertificates(keyDescriptor)) {
+      const rsa = new X509Certificate(pem).publicKey.asymmetricKeyType === 'rsa';
+      if (use === 'encryption' && !rsa) throw invalid('the encryption certificate is not RSA: assertions are encrypted with RSA-OAEP key transport only');
       if (use !== 'encryption' && !signing.includes(pem)) signing.push(pem);
-      if (use !== 'signing' && !encryption.includes(pem)) encryption.push(pem);
+      if (use !== 'signing' && rsa && !encryption.includes(pem)) encryption.push(pem);
     }
   }
   return { signing: Object.freeze(signing), encryption: Object.freeze(encryption) };

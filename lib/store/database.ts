@@ -7,13 +7,22 @@ export type SqliteDatabase = Database.Database;
 
 export const DATABASE_FILE = 'tessera.db';
 
+export interface OpenDatabaseOptions {
+  /**
+   * FULL (the default) syncs the WAL at every commit. NORMAL leaves that to the
+   * caller: only for a connection whose every acknowledgement waits for a WAL
+   * sync of its own (group-commit.ts).
+   */
+  readonly synchronous?: 'FULL' | 'NORMAL';
+}
+
 /** Opens (creating if needed) the database in dataDir, in WAL mode, with every migration applied. */
-export function openDatabase(dataDir: string): SqliteDatabase {
+export function openDatabase(dataDir: string, options: OpenDatabaseOptions = {}): SqliteDatabase {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const db = new Database(path.join(dataDir, DATABASE_FILE));
   db.pragma('journal_mode = WAL');
   // FULL: a sign-on is acknowledged only once its session survives power loss, not just a crash.
-  db.pragma('synchronous = FULL');
+  db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   applyMigrations(db);

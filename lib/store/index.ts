@@ -1,24 +1,38 @@
 import { openDatabase, type SqliteDatabase } from './database.js';
 import { SqliteAgentRepository } from './sqlite-agents.js';
+import { SqliteGroupRepository } from './sqlite-groups.js';
+import { SqliteLogoutOutbox } from './sqlite-logout-outbox.js';
 import { SqliteKeyRepository } from './sqlite-keys.js';
 import { SqliteReplayCache } from './sqlite-replay-cache.js';
 import { SqliteServiceProviderRepository } from './sqlite-service-providers.js';
-import { SqliteSessionRepository } from './sqlite-sessions.js';
+import { SqliteSessionLifecycle, SqliteSessionRepository } from './sqlite-sessions.js';
+import { SqliteAuditStore } from './sqlite-audit.js';
+import { SqliteCredentialRepository } from './sqlite-credentials.js';
 import { SqliteTaskRepository } from './sqlite-tasks.js';
 import { SqliteTokenRepository } from './sqlite-tokens.js';
 import type { AgentRepository } from '../agents/agent-repository.js';
+import type { GroupRepository } from '../roles/group-repository.js';
+import type { LogoutOutbox } from '../sessions/logout-outbox.js';
 import type { KeyRepository } from '../keys/key-repository.js';
 import type { ReplayCache } from '../common/replay-cache.js';
 import type { ServiceProviderRepository } from '../saml/sp-repository.js';
 import type { SessionRepository } from '../sessions/session-repository.js';
+import type { SessionLifecycleRepository } from '../sessions/lifecycle-repository.js';
+import type { AuditStore } from '../audit/audit-store.js';
+import type { CredentialRepository } from '../agents/credential-repository.js';
 import type { TaskRepository } from '../tasks/task-repository.js';
 import type { TokenRepository } from '../tokens/token-repository.js';
 
 /** Every repository, over one database. A PostgreSQL store would implement the same shape. */
 export interface Store {
   readonly agents: AgentRepository;
+  readonly groups: GroupRepository;
+  readonly logoutOutbox: LogoutOutbox;
   readonly tasks: TaskRepository;
   readonly sessions: SessionRepository;
+  readonly lifecycle: SessionLifecycleRepository;
+  readonly audit: AuditStore;
+  readonly credentials: CredentialRepository;
   readonly serviceProviders: ServiceProviderRepository;
   readonly tokens: TokenRepository;
   readonly keys: KeyRepository;
@@ -33,8 +47,13 @@ export function openSqliteStore(dataDir: string): Store {
 export function sqliteStore(db: SqliteDatabase): Store {
   return {
     agents: new SqliteAgentRepository(db),
+    groups: new SqliteGroupRepository(db),
+    logoutOutbox: new SqliteLogoutOutbox(db),
     tasks: new SqliteTaskRepository(db),
     sessions: new SqliteSessionRepository(db),
+    lifecycle: new SqliteSessionLifecycle(db),
+    audit: new SqliteAuditStore(db),
+    credentials: new SqliteCredentialRepository(db),
     serviceProviders: new SqliteServiceProviderRepository(db),
     tokens: new SqliteTokenRepository(db),
     keys: new SqliteKeyRepository(db),
@@ -44,3 +63,4 @@ export function sqliteStore(db: SqliteDatabase): Store {
 }
 
 export { DATABASE_FILE } from './database.js';
+export { openGroupCommitDatabase, withBatchedWrites, type GroupCommitDatabase } from './group-commit.js';

@@ -1,9 +1,11 @@
 import type { SqliteDatabase } from './database.js';
-import type { Agent, AgentCertificate, AgentProfile, NewAgent } from '../agents/agent.js';
-import type { AgentEndResult, AgentRepository } from '../agents/agent-repository.js';
+import { unionOfScopes, type Agent, type AgentCertificate, type AgentGroup, type AgentProfile, type AgentWrite, type NewAgent } from '../agents/agent.js';
+import type { AgentChangeResult, AgentEndResult, AgentRepository } from '../agents/agent-repository.js';
+import type { Session } from '../sessions/session.js';
 import { TesseraError } from '../common/errors.js';
 import { fromMillis, optionalFromMillis, parseJson, toMillis } from './rows.js';
 import { revokeLiveSessions } from './sqlite-sessions.js';
+import { queueLogouts } from './sqlite-logout-outbox.js';
 
 interface AgentRow {
   id: string;
@@ -25,6 +27,12 @@ interface CertificateRow {
   retired_at: number | null;
 }
 
+interface GroupGrantRow {
+  id: string;
+  display_name: string;
+  scopes: string;
+}
+
 function certificateFromRow(row: CertificateRow): AgentCertificate {
   return {
     thumbprint: row.thumbprint,
@@ -37,15 +45,24 @@ function certificateFromRow(row: CertificateRow): AgentCertificate {
 /** userName is unique case-insensitively (RFC 7643 §4.1.1 caseExact=false). */
 export const userNameKey = (userName: string): string => userName.normalize('NFC').toLowerCase();
 
+function uniqueness(message: string): TesseraError {
+  return new TesseraError('conflict', message, { fields: { scimType: 'uniqueness' } });
+}
+
 export class SqliteAgentRepository implements AgentRepository {
   private readonly insertAgent;
   private readonly insertCertificate;
   private readonly byId;
   private readonly byUserName;
+  private readonly all;
   private readonly certificatesOf;
   private readonly certificateByThumbprint;
   private readonly anyCertificateByThumbprint;
+  private readonly groupsOf;
   private readonly updateActive;
+  private readonly updateAgent;
+  private readonly retireCertificate;
+  private readonly reinstateCertificate;
   private readonly deleteAgent;
   private readonly cancelOpenTasks;
 
@@ -59,6 +76,7 @@ export class SqliteAgentRepository implements AgentRepository {
     );
     this.byId = db.prepare<[string], AgentRow>('SELECT * FROM agents WHERE id = ?');
     this.byUserName = db.prepare<[string], AgentRow>('SELECT * FROM agents WHERE user_name_key = ?');
+    this.all = db.prepare<[], AgentRow>('SELECT * FROM agents ORDER BY created_at, id');
     this.certificatesOf = db.prepare<[string], CertificateRow>(
       'SELECT * FROM agent_certificates WHERE agent_id = ? ORDER BY registered_at, thumbprint',
     );
@@ -68,8 +86,23 @@ export class SqliteAgentRepository implements AgentRepository {
     this.anyCertificateByThumbprint = db.prepare<[string], { agent_id: string }>(
       'SELECT agent_id FROM agent_certificates WHERE thumbprint = ?',
     );
+    this.groupsOf = db.prepare<[string], GroupGrantRow>(
+      `SELECT g.id, g.display_name, g.scopes FROM group_members m JOIN groups g ON g.id = m.group_id
+        WHERE m.agent_id = ? ORDER BY g.display_name, g.id`,
+    );
     this.updateActive = db.prepare<[number, number, string], AgentRow>(
       'UPDATE agents SET active = ?, version = version + 1, updated_at = ? WHERE id = ? RETURNING *',
+    );
+    this.updateAgent = db.prepare<Record<string, string | number | null>, AgentRow>(
+      `UPDATE agents SET user_name = @userName, user_name_key = @userNameKey, active = @active, external_id = @externalId,
+              profile = @profile, extra_attributes = @extraAttributes, version = version + 1, updated_at = @at
+        WHERE id = @id RETURNING *`,
+    );
+    this.retireCertificate = db.prepare<[number, string, string]>(
+      'UPDATE agent_certificates SET retired_at = ? WHERE agent_id = ? AND thumbprint = ? AND retired_at IS NULL',
+    );
+    this.reinstateCertificate = db.prepare<[string, string]>(
+      'UPDATE agent_certificates SET retired_at = NULL WHERE agent_id = ? AND thumbprint = ?',
     );
     this.deleteAgent = db.prepare<[string]>('DELETE FROM agents WHERE id = ?');
     this.cancelOpenTasks = db.prepare<[number, string], { id: string }>(
@@ -78,14 +111,19 @@ export class SqliteAgentRepository implements AgentRepository {
   }
 
   private hydrate(row: AgentRow): Agent {
+    const profile = parseJson<AgentProfile>(row.profile);
+    const grants = this.groupsOf.all(row.id);
+    const groups: AgentGroup[] = grants.map((g) => ({ id: g.id, displayName: g.display_name }));
     return {
       id: row.id,
       userName: row.user_name,
       active: row.active === 1,
       externalId: row.external_id ?? undefined,
-      profile: parseJson<AgentProfile>(row.profile),
+      profile,
       certificates: this.certificatesOf.all(row.id).map(certificateFromRow),
       extraAttributes: parseJson<Record<string, unknown>>(row.extra_attributes),
+      groups,
+      grantedScopes: unionOfScopes(profile.scopes, grants.map((g) => parseJson<string[]>(g.scopes))),
       version: row.version,
       createdAt: fromMillis(row.created_at),
       updatedAt: fromMillis(row.updated_at),
@@ -95,11 +133,7 @@ export class SqliteAgentRepository implements AgentRepository {
   async create(agent: NewAgent, at: Date): Promise<Agent> {
     const key = userNameKey(agent.userName);
     this.db.transaction(() => {
-      if (this.byUserName.get(key)) {
-        throw new TesseraError('conflict', `userName "${agent.userName}" is already in use`, {
-          fields: { scimType: 'uniqueness' },
-        });
-      }
+      if (this.byUserName.get(key)) throw uniqueness(`userName "${agent.userName}" is already in use`);
       this.insertAgent.run({
         id: agent.id,
         userName: agent.userName,
@@ -110,22 +144,26 @@ export class SqliteAgentRepository implements AgentRepository {
         extraAttributes: JSON.stringify(agent.extraAttributes),
         at: toMillis(at),
       });
-      for (const certificate of agent.certificates) {
-        if (this.anyCertificateByThumbprint.get(certificate.thumbprint)) {
-          throw new TesseraError('conflict', 'an x509Certificates value is already registered to another agent', {
-            fields: { scimType: 'uniqueness' },
-          });
-        }
-        this.insertCertificate.run(
-          certificate.thumbprint,
-          agent.id,
-          certificate.pem,
-          toMillis(certificate.registeredAt),
-          certificate.retiredAt ? toMillis(certificate.retiredAt) : null,
-        );
-      }
+      for (const certificate of agent.certificates) this.addCertificate(agent.id, certificate);
     }).immediate();
     return this.hydrate(this.byId.get(agent.id)!);
+  }
+
+  /** A thumbprint is pinned to one agent for good: retiring it does not free it for another. */
+  private addCertificate(agentId: string, certificate: AgentCertificate): void {
+    const holder = this.anyCertificateByThumbprint.get(certificate.thumbprint);
+    if (holder && holder.agent_id !== agentId) throw uniqueness('an x509Certificates value is already registered to another agent');
+    if (holder) {
+      this.reinstateCertificate.run(agentId, certificate.thumbprint);
+      return;
+    }
+    this.insertCertificate.run(
+      certificate.thumbprint,
+      agentId,
+      certificate.pem,
+      toMillis(certificate.registeredAt),
+      certificate.retiredAt ? toMillis(certificate.retiredAt) : null,
+    );
   }
 
   async get(id: string): Promise<Agent | undefined> {
@@ -138,12 +176,47 @@ export class SqliteAgentRepository implements AgentRepository {
     return row ? this.hydrate(row) : undefined;
   }
 
+  async list(): Promise<Agent[]> {
+    return this.db.transaction(() => this.all.all().map((row) => this.hydrate(row)))();
+  }
+
   async findByCertificate(thumbprint: string): Promise<{ agent: Agent; certificate: AgentCertificate } | undefined> {
     const certificateRow = this.certificateByThumbprint.get(thumbprint);
     if (!certificateRow) return undefined;
     const agentRow = this.byId.get(certificateRow.agent_id);
     if (!agentRow) return undefined;
     return { agent: this.hydrate(agentRow), certificate: certificateFromRow(certificateRow) };
+  }
+
+  async replace(id: string, agent: AgentWrite, at: Date, expectedVersion: number | undefined): Promise<AgentChangeResult | undefined> {
+    return this.db.transaction((): AgentChangeResult | undefined => {
+      const row = this.byId.get(id);
+      if (!row) return undefined;
+      if (expectedVersion !== undefined && row.version !== expectedVersion) {
+        throw new TesseraError('precondition_failed', `the User is at version W/"${row.version}", not W/"${expectedVersion}"`);
+      }
+      const previous = this.hydrate(row);
+      const key = userNameKey(agent.userName);
+      const holder = this.byUserName.get(key);
+      if (holder && holder.id !== id) throw uniqueness(`userName "${agent.userName}" is already in use`);
+      const updated = this.updateAgent.get({
+        id,
+        userName: agent.userName,
+        userNameKey: key,
+        active: agent.active ? 1 : 0,
+        externalId: agent.externalId ?? null,
+        profile: JSON.stringify(agent.profile),
+        extraAttributes: JSON.stringify(agent.extraAttributes),
+        at: toMillis(at),
+      })!;
+      const wanted = new Set(agent.certificates.map((c) => c.thumbprint));
+      for (const current of previous.certificates) {
+        if (current.retiredAt === undefined && !wanted.has(current.thumbprint)) this.retireCertificate.run(toMillis(at), id, current.thumbprint);
+      }
+      for (const certificate of agent.certificates) this.addCertificate(id, certificate);
+      const ended = previous.active && !agent.active ? this.endEverything(id, at, 'agent_deactivated') : { revokedSessions: [], cancelledTaskIds: [] };
+      return { agent: this.hydrate(updated), previous, ...ended };
+    }).immediate();
   }
 
   async setActive(id: string, active: boolean, at: Date): Promise<AgentEndResult | undefined> {
@@ -155,10 +228,13 @@ export class SqliteAgentRepository implements AgentRepository {
     }).immediate();
   }
 
-  async delete(id: string, at: Date): Promise<AgentEndResult | undefined> {
+  async delete(id: string, at: Date, expectedVersion?: number): Promise<AgentEndResult | undefined> {
     return this.db.transaction((): AgentEndResult | undefined => {
       const row = this.byId.get(id);
       if (!row) return undefined;
+      if (expectedVersion !== undefined && row.version !== expectedVersion) {
+        throw new TesseraError('precondition_failed', `the User is at version W/"${row.version}", not W/"${expectedVersion}"`);
+      }
       const agent = this.hydrate(row);
       const ended = this.endEverything(id, at, 'agent_deleted');
       this.deleteAgent.run(id);
@@ -166,9 +242,11 @@ export class SqliteAgentRepository implements AgentRepository {
     }).immediate();
   }
 
-  private endEverything(agentId: string, at: Date, reason: string) {
+  /** Revokes, cancels and queues the back-channel logouts: all inside the caller's transaction. */
+  private endEverything(agentId: string, at: Date, reason: string): { revokedSessions: Session[]; cancelledTaskIds: string[] } {
     const revokedSessions = revokeLiveSessions(this.db, 'agent_id', agentId, at, reason);
     const cancelledTaskIds = this.cancelOpenTasks.all(toMillis(at), agentId).map((r) => r.id);
+    queueLogouts(this.db, revokedSessions, reason, at);
     return { revokedSessions, cancelledTaskIds };
   }
 }

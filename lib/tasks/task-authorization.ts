@@ -42,6 +42,6 @@ export async function authorizeTask(tasks: TaskRepository, input: TaskAuthorizat
     throw new TesseraError('task_context_violation', "the agent's compute zone does not match the task's");
   }
   // Grants withdrawn since the task opened narrow what this sign-on carries.
-  const held = new Set(input.agent.profile.scopes);
+  const held = new Set(input.agent.grantedScopes);
   return { task, grantedScopes: task.scopes.filter((scope) => held.has(scope)) };
 }

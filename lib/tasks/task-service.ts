@@ -7,6 +7,7 @@ import { isSensitivityTier, type Config } from '../config/index.js';
 import type { AgentRepository } from '../agents/index.js';
 import type { ServiceProviderRepository } from '../saml/sp-repository.js';
 import type { TaskRepository, TaskEndResult } from './task-repository.js';
+import type { LogoutOutbox } from '../sessions/logout-outbox.js';
 import { TERMINAL_TASK_STATUSES, type Task, type TerminalTaskStatus } from './task.js';
 
 export interface TaskServiceDeps {
@@ -15,6 +16,8 @@ export interface TaskServiceDeps {
   readonly serviceProviders: ServiceProviderRepository;
   readonly clock: Clock;
   readonly config: Pick<Config, 'tasks'>;
+  /** Ends a task, revokes its sessions and queues their back-channel logouts in one transaction. */
+  readonly revocations: Pick<LogoutOutbox, 'endTask'>;
 }
 
 const TASK_FIELDS = new Set(['agent', 'scopes', 'tier', 'audiences', 'ttlSeconds', 'context']);
@@ -41,7 +44,7 @@ export async function openTask(deps: TaskServiceDeps, body: unknown): Promise<Ta
   const agent = await deps.agents.getByUserName(userName);
   if (!agent) throw invalid(`no agent with userName "${userName}"`);
   if (!agent.active) throw invalid(`agent "${userName}" is not active`);
-  const granted = new Set(agent.profile.scopes);
+  const granted = new Set(agent.grantedScopes);
   const notGranted = scopes.filter((s) => !granted.has(s));
   if (notGranted.length > 0) {
     throw new TesseraError('scope_not_granted', `scopes not granted to agent "${userName}": ${notGranted.join(', ')}`);
@@ -76,7 +79,7 @@ export async function endTask(deps: TaskServiceDeps, taskId: string, body: unkno
   if (typeof status !== 'string' || !(TERMINAL_TASK_STATUSES as readonly string[]).includes(status)) {
     throw invalid('status must be "COMPLETED", "FAILED" or "CANCELLED"');
   }
-  const result = await deps.tasks.end(taskId, status as TerminalTaskStatus, deps.clock.now());
+  const result = await deps.revocations.endTask(taskId, status as TerminalTaskStatus, deps.clock.now());
   if (result.outcome === 'not_found') throw new TesseraError('not_found', `no task ${taskId}`);
   if (result.outcome === 'already_ended') {
     throw new TesseraError('conflict', `task ${taskId} has already ended (${result.task.status})`);

@@ -1,0 +1,14 @@
+import { mkdtempSync } from 'node:fs';
+import path from 'node:path';
+import os from 'node:os';
+import { startServer, processTreeCpuSeconds } from './dist/scripts/bench/server.js';
+import { runLoad } from './dist/scripts/bench/load.js';
+const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tessera-prof-'));
+const port = 19000 + Math.floor(Math.random() * 1000);
+const server = await startServer({ dataDir, port, workers: 1 });
+const p = process.env.P || '/healthz';
+const cpu0 = processTreeCpuSeconds(server.pid);
+const res = await runLoad({ name: 'h', port, connections: 16, durationSeconds: 5, next: () => ({ path: p, headers: {} }) });
+const cpu = processTreeCpuSeconds(server.pid) - cpu0;
+console.log(p, JSON.stringify({ rps: Math.round(res.rps), p50: res.latencyMs.p50, non2xx: res.non2xx, cpuUsPerReq: Math.round(cpu / (res.completed + res.non2xx) * 1e6) }));
+await server.stop();

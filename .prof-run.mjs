@@ -1,0 +1,28 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import os from 'node:os';
+import { startServer, tessera, HttpsClient, inParallel, processTreeCpuSeconds } from './dist/scripts/bench/server.js';
+import { rsaCredential, spMetadata } from './dist/scripts/bench/fixtures.js';
+import { runLoad } from './dist/scripts/bench/load.js';
+const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tessera-prof-'));
+const port = 19000 + Math.floor(Math.random() * 1000);
+const workers = Number(process.env.W || 1);
+
+let server = await startServer({ dataDir, port, workers, nodeArgs: process.env.PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/probe/sprof'] : [] });
+const token = (await tessera(dataDir, ['token', 'create', 'bench'])).trim();
+const sp = spMetadata('sp-a'); writeFileSync(path.join(dataDir, 'sp.xml'), sp.metadataXml);
+await tessera(dataDir, ['sp', 'register', path.join(dataDir, 'sp.xml'), '--no-sign-response']);
+const c = new HttpsClient(server);
+const h = (t) => ({ authorization: `Bearer ${token}`, 'content-type': t, accept: t });
+const cred = await rsaCredential('a1');
+const EXT = 'urn:tessera:scim:schemas:extension:agent:2.0:Agent';
+let r = await c.send('POST', '/scim/v2/Users', h('application/scim+json'), JSON.stringify({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:User', EXT], userName: 'a1', active: true, x509Certificates: [{ value: cred.certBase64 }], [EXT]: { scopes: ['invoices:read'], modelHash: 'sha256:1', sourceCommit: 'abc', trainingDataVersion: 'td', computeZone: 'z' } }));
+const tasks = await inParallel(Array.from({ length: 100 }), 8, async () => (await c.send('POST', '/api/v1/tasks', h('application/json'), JSON.stringify({ agent: 'a1', scopes: ['invoices:read'], tier: 'medium', ttlSeconds: 86400 }))).json().taskId);
+let i = 0;
+const pathq = `/saml/sso/initiate?sp=${encodeURIComponent(sp.entityId)}`;
+const cpu0 = processTreeCpuSeconds(server.pid);
+const res = await runLoad({ name: 'x', port, connections: Number(process.env.C || 24), durationSeconds: Number(process.env.D || 8), clientCertificate: { certPem: cred.certPem, keyPem: cred.keyPem }, next: () => ({ path: pathq, headers: { 'task-id': tasks[i++ % tasks.length], accept: 'application/json' } }), ...(process.env.RATE ? { overallRate: Number(process.env.RATE) } : {}) });
+const cpu = processTreeCpuSeconds(server.pid) - cpu0;
+console.log(JSON.stringify({ rps: Math.round(res.rps), p50: res.latencyMs.p50, p99: res.latencyMs.p99, non2xx: res.non2xx, cpuUsPerReq: Math.round(cpu / res.completed * 1e6) }));
+c.close();
+await server.stop();

@@ -1,0 +1,198 @@
+import { randomBytes, sign } from 'node:crypto';
+import { createRequire } from 'node:module';
+import type { SigningKey } from '../../lib/keys/index.js';
+import { AUTHN_CONTEXT, buildSuccessResponse, type SuccessResponseInput } from '../../lib/saml/response.js';
+import { qualified, signEnveloped } from '../../lib/saml/signing.js';
+import { NAMEID_FORMAT, NS } from '../../lib/saml/namespaces.js';
+import type { BenchSp } from './fixtures.js';
+
+/*
+ * In-process baselines, each on one core, with the IdP's own key: the raw
+ * RSA operation (the limit any signer approaches), our canonical-by-
+ * construction signer, xml-crypto signing the same assertion the DOM way
+ * (what Tessera did before), and samlify's createLoginResponse for an
+ * equivalent assertion (samlify as a user would call it: PEM key, templates).
+ * Each is timed in rounds; the median round counts.
+ */
+
+export interface Baseline {
+  readonly name: string;
+  readonly opsPerSecond: number;
+  readonly rounds: readonly number[];
+}
+
+const ROUNDS = 5;
+
+const ASSERTION_ATTRIBUTES = [
+  { name: 'AI-Agent-ID', value: 'bench-agent-0001' },
+  { name: 'Task-ID', value: '6f1c2a9e-5b7d-4e3a-9c1f-0d2e3b4a5c6d' },
+  { name: 'Agent-Scope', value: 'invoices:read' },
+  { name: 'Sensitivity-Tier', value: 'medium' },
+  { name: 'Model-Hash', value: 'sha256:9f2c4e1b7a0d' },
+  { name: 'Source-Commit', value: '3b8e2f1c0a9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f' },
+  { name: 'Training-Data-Version', value: 'td-2026.11' },
+  { name: 'Compute-Zone', value: 'eu-west-1a' },
+];
+
+/** The assertion a sign-on issues: eight agent attributes, assertion signed, Response not. */
+export function typicalAssertion(issuer: string, sp: BenchSp, signResponse = false): SuccessResponseInput {
+  const now = new Date();
+  const later = new Date(now.getTime() + 300_000);
+  const id = () => `_${randomBytes(20).toString('hex')}`;
+  return {
+    issuer,
+    destination: sp.acsUrl,
+    inResponseTo: undefined,
+    audience: sp.entityId,
+    nameId: 'bench-agent-0001',
+    nameIdFormat: NAMEID_FORMAT.persistent,
+    responseId: id(),
+    assertionId: id(),
+    sessionIndex: id(),
+    issueInstant: now,
+    notBefore: new Date(now.getTime() - 180_000),
+    notOnOrAfter: later,
+    sessionNotOnOrAfter: new Date(now.getTime() + 600_000),
+    authnInstant: now,
+    authnContextClassRef: AUTHN_CONTEXT.tlsClient,
+    subjectAddress: '127.0.0.1',
+    attributes: ASSERTION_ATTRIBUTES.map((a) => ({ name: a.name, values: [a.value] })),
+    signResponse,
+  };
+}
+
+/** Runs `work` for about `roundMs` per round, ROUNDS rounds; the median round's rate. */
+async function measure(name: string, roundMs: number, work: () => unknown | Promise<unknown>): Promise<Baseline> {
+  for (let i = 0; i < 50; i++) await work();
+  const rounds: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    let count = 0;
+    const start = performance.now();
+    while (performance.now() - start < roundMs) {
+      await work();
+      count++;
+    }
+    rounds.push((count * 1000) / (performance.now() - start));
+  }
+  const sorted = [...rounds].sort((a, b) => a - b);
+  return { name, opsPerSecond: sorted[Math.floor(sorted.length / 2)]!, rounds };
+}
+
+export async function runBaselines(key: SigningKey, issuer: string, sp: BenchSp, roundMs: number, progress: (line: string) => void): Promise<{
+  rawSign: Baseline;
+  canonical: Baseline;
+  canonicalSignedResponse: Baseline;
+  xmlCrypto: Baseline;
+  samlify: Baseline;
+}> {
+  // What the raw operation signs in a sign-on: a canonical SignedInfo, about 700 bytes.
+  const signedInfo = Buffer.from(
+    buildSuccessResponse(typicalAssertion(issuer, sp), key).match(/<ds:SignedInfo>.*<\/ds:SignedInfo>/)![0].replace('<ds:SignedInfo>', `<ds:SignedInfo xmlns:ds="${NS.xmldsig}">`),
+    'utf8',
+  );
+  const rawSign = await measure('node:crypto RSA-SHA256 sign (KeyObject)', roundMs, () => sign('sha256', signedInfo, key.privateKey));
+  progress(`baseline raw RSA-2048 sign: ${Math.round(rawSign.opsPerSecond)}/s`);
+
+  const canonical = await measure('Tessera canonical signer (assertion signed)', roundMs, () =>
+    buildSuccessResponse(typicalAssertion(issuer, sp), key),
+  );
+  progress(`baseline Tessera canonical signer: ${Math.round(canonical.opsPerSecond)}/s`);
+  const canonicalSignedResponse = await measure('Tessera canonical signer (assertion and Response signed)', roundMs, () =>
+    buildSuccessResponse(typicalAssertion(issuer, sp, true), key),
+  );
+
+  const assertionXPath = `/${qualified(NS.protocol, 'Response')}/${qualified(NS.assertion, 'Assertion')}`;
+  // The same assertion, unsigned, signed the DOM way: parse, canonicalise, digest, sign, serialise.
+  const unsigned = buildSuccessResponse(typicalAssertion(issuer, sp), key).replace(/<ds:Signature .*<\/ds:Signature>/, '');
+  const xmlCryptoOnly = await measure('xml-crypto SignedXml (same assertion)', roundMs, () =>
+    signEnveloped(unsigned, { element: assertionXPath, after: `${assertionXPath}/${qualified(NS.assertion, 'Issuer')}` }, key),
+  );
+  progress(`baseline xml-crypto: ${Math.round(xmlCryptoOnly.opsPerSecond)}/s`);
+
+  const samlifyBaseline = await measure('samlify createLoginResponse (equivalent assertion)', roundMs, samlifyLoginResponse(key, issuer, sp));
+  progress(`baseline samlify createLoginResponse: ${Math.round(samlifyBaseline.opsPerSecond)}/s`);
+  return { rawSign, canonical, canonicalSignedResponse, xmlCrypto: xmlCryptoOnly, samlify: samlifyBaseline };
+}
+
+/**
+ * The part of samlify the baseline calls. Loaded with require so its type
+ * declarations (which pull the DOM library into the whole compilation through
+ * their xmldom 0.8) stay out of the build.
+ */
+interface Samlify {
+  SamlLib: {
+    defaultLoginResponseTemplate: { context: string };
+    attributeStatementBuilder(attributes: ReadonlyArray<Record<string, string>>): string;
+    replaceTagsByValue(template: string, values: Record<string, string>): string;
+  };
+  IdentityProvider(settings: Record<string, unknown>): {
+    createLoginResponse(
+      sp: unknown,
+      requestInfo: Record<string, unknown>,
+      binding: 'post',
+      user: Record<string, unknown>,
+      customTagReplacement: (template: string) => { id: string; context: string },
+    ): Promise<unknown>;
+  };
+  ServiceProvider(settings: Record<string, unknown>): unknown;
+}
+
+const samlify = createRequire(import.meta.url)('samlify') as Samlify;
+
+/** samlify configured as its documentation shows: IdP with PEM key and a login-response template carrying the same attributes. */
+function samlifyLoginResponse(key: SigningKey, issuer: string, sp: BenchSp): () => Promise<unknown> {
+  const idpMetadata =
+    `<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="${issuer}">` +
+    '<md:IDPSSODescriptor WantAuthnRequestsSigned="false" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">' +
+    `<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>${key.certificateBase64}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>` +
+    '<md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>' +
+    `<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${issuer.replace(/metadata$/, 'sso')}"/>` +
+    '</md:IDPSSODescriptor></md:EntityDescriptor>';
+  const attributes = ASSERTION_ATTRIBUTES.map((a, i) => ({
+    name: a.name,
+    valueTag: `value${i}`,
+    nameFormat: 'urn:oasis:names:tc:SAML:2.0:attrname-format:basic',
+    valueXsiType: 'xs:string',
+  }));
+  const authnStatement =
+    '<saml:AuthnStatement AuthnInstant="{IssueInstant}" SessionIndex="{SessionIndex}" SessionNotOnOrAfter="{ConditionsNotOnOrAfter}">' +
+    `<saml:AuthnContext><saml:AuthnContextClassRef>${AUTHN_CONTEXT.tlsClient}</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>`;
+  const template = samlify.SamlLib.defaultLoginResponseTemplate.context
+    .replace('{AuthnStatement}', authnStatement)
+    .replace('{AttributeStatement}', samlify.SamlLib.attributeStatementBuilder(attributes));
+  const idp = samlify.IdentityProvider({
+    metadata: idpMetadata,
+    privateKey: key.privateKeyPem,
+    requestSignatureAlgorithm: 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
+    loginResponseTemplate: { context: template, attributes },
+  });
+  const serviceProvider = samlify.ServiceProvider({ metadata: sp.metadataXml });
+  let n = 0;
+  const fill = (context: string) => {
+    n += 1;
+    const now = new Date();
+    const later = new Date(now.getTime() + 300_000).toISOString();
+    const values: Record<string, string> = {
+      ID: `_r${n}_${randomBytes(8).toString('hex')}`,
+      AssertionID: `_a${n}_${randomBytes(8).toString('hex')}`,
+      Destination: sp.acsUrl,
+      Audience: sp.entityId,
+      SubjectRecipient: sp.acsUrl,
+      Issuer: issuer,
+      IssueInstant: now.toISOString(),
+      StatusCode: 'urn:oasis:names:tc:SAML:2.0:status:Success',
+      ConditionsNotBefore: now.toISOString(),
+      ConditionsNotOnOrAfter: later,
+      SubjectConfirmationDataNotOnOrAfter: later,
+      NameIDFormat: NAMEID_FORMAT.persistent,
+      NameID: 'bench-agent-0001',
+      InResponseTo: '',
+      SessionIndex: `_s${n}`,
+    };
+    ASSERTION_ATTRIBUTES.forEach((a, i) => {
+      values[`attrValue${i}`] = a.value;
+    });
+    return { id: values.ID!, context: samlify.SamlLib.replaceTagsByValue(context, values) };
+  };
+  return () => idp.createLoginResponse(serviceProvider, {}, 'post', {}, fill);
+}

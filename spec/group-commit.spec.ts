@@ -1,0 +1,244 @@
+import { strict as assert } from 'node:assert';
+import fs, { mkdtempSync, rmSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { openGroupCommitDatabase, sqliteStore, withBatchedWrites, DATABASE_FILE, type GroupCommitDatabase } from '../lib/store/index.js';
+import type { Session } from '../lib/sessions/session.js';
+
+/*
+ * The sign-on path's connection: commits are not synced one by one, so these
+ * tests pin down what replaces that: a write is durable only once durable()
+ * has seen a sync of the WAL start after it, syncs are shared, a failed sync
+ * fails the caller, and batched writes keep their own outcomes.
+ */
+
+type FdatasyncCallback = (error: NodeJS.ErrnoException | null) => void;
+
+/** Wraps the real fdatasync (seen by group-commit.ts through its ESM import) to watch and hold syncs. */
+class SyncObserver {
+  readonly started: Array<{ release: (error?: NodeJS.ErrnoException) => void }> = [];
+  private readonly original = fs.fdatasync;
+
+  install(): void {
+    this.started.length = 0;
+    const observer = this;
+    (fs as { fdatasync: unknown }).fdatasync = (fd: number, callback: FdatasyncCallback) => {
+      observer.original(fd, (error) => {
+        observer.started.push({ release: (injected) => callback(injected ?? error) });
+      });
+    };
+    syncBuiltinESMExports();
+  }
+
+  restore(): void {
+    (fs as { fdatasync: unknown }).fdatasync = this.original;
+    syncBuiltinESMExports();
+  }
+}
+
+function settled(promise: Promise<unknown>): () => boolean {
+  let done = false;
+  promise.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  return () => done;
+}
+
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+describe('group commit on the sign-on connection', function () {
+  let dataDir: string;
+  let database: GroupCommitDatabase;
+
+  beforeEach(function () {
+    dataDir = mkdtempSync(path.join(os.tmpdir(), 'tessera-group-commit-'));
+    database = openGroupCommitDatabase(dataDir);
+  });
+
+  afterEach(function () {
+    database.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  async function agentWithTask(): Promise<{ agentId: string; taskId: string }> {
+    const store = sqliteStore(database.db);
+    const now = new Date();
+    const agent = await store.agents.create(
+      {
+        id: randomUUID(),
+        userName: `agent-${randomUUID().slice(0, 8)}`,
+        active: true,
+        externalId: undefined,
+        profile: {
+          owner: undefined,
+          modelHash: undefined,
+          sourceCommit: undefined,
+          trainingDataVersion: undefined,
+          sensitivityTier: 'medium',
+          computeZone: undefined,
+          allowedCidrs: [],
+          scopes: ['invoices:read'],
+        },
+        extraAttributes: {},
+        certificates: [],
+      },
+      now,
+    );
+    const task = await store.tasks.create({
+      id: randomUUID(),
+      agentId: agent.id,
+      scopes: ['invoices:read'],
+      tier: 'medium',
+      audiences: [],
+      context: { cidrs: [], computeZone: undefined },
+      status: 'OPEN',
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + 3_600_000),
+      endedAt: undefined,
+    });
+    return { agentId: agent.id, taskId: task.id };
+  }
+
+  function session(agentId: string, taskId: string, overrides: Partial<Session> = {}): Session {
+    const now = new Date();
+    return {
+      id: randomUUID(),
+      sessionIndex: `_${randomUUID().replaceAll('-', '')}`,
+      agentId,
+      taskId,
+      spEntityId: `https://sp-${randomUUID().slice(0, 8)}.example.test`,
+      nameId: 'agent',
+      nameIdFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent',
+      assertionId: `_${randomUUID().replaceAll('-', '')}`,
+      authnMethod: 'mtls',
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + 600_000),
+      revokedAt: undefined,
+      revokeReason: undefined,
+      ...overrides,
+    };
+  }
+
+  describe('durable()', function () {
+    const observer = new SyncObserver();
+    beforeEach(() => observer.install());
+    afterEach(() => observer.restore());
+
+    it('resolves only after a WAL sync that started after the commit, shared by every waiter', async function () {
+      database.db.exec('CREATE TABLE probe (n INTEGER)');
+      database.db.prepare('INSERT INTO probe VALUES (1)').run();
+      const first = database.durable();
+      const second = database.durable();
+      const firstDone = settled(first);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(observer.started.length, 1, 'one sync for both waiters');
+      assert.equal(firstDone(), false, 'durable() resolved before the sync completed');
+      observer.started[0]!.release();
+      await Promise.all([first, second]);
+    });
+
+    it('waits for the next sync when the commit came after the sync in flight began', async function () {
+      database.db.exec('CREATE TABLE probe (n INTEGER)');
+      const early = database.durable();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      database.db.prepare('INSERT INTO probe VALUES (2)').run();
+      const late = database.durable();
+      const lateDone = settled(late);
+      observer.started[0]!.release();
+      await early;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(lateDone(), false, 'a commit made during a sync was reported durable by that sync');
+      assert.equal(observer.started.length, 2, 'a second sync covers the later commit');
+      observer.started[1]!.release();
+      await late;
+    });
+
+    it('costs nothing when nothing was written since the last sync', async function () {
+      database.db.exec('CREATE TABLE probe (n INTEGER)');
+      const first = database.durable();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      observer.started[0]!.release();
+      await first;
+      await database.durable();
+      assert.equal(observer.started.length, 1);
+    });
+
+    it('fails the caller when the sync fails: nothing is acknowledged on a failed sync', async function () {
+      database.db.exec('CREATE TABLE probe (n INTEGER)');
+      const pending = database.durable();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const failure = Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }) as NodeJS.ErrnoException;
+      observer.started[0]!.release(failure);
+      await assert.rejects(pending, /EIO/);
+    });
+  });
+
+  describe('batch()', function () {
+    it('commits the writes of one turn in one transaction, each with its own outcome', async function () {
+      const { agentId, taskId } = await agentWithTask();
+      const repositories = sqliteStore(database.db);
+      const sessions = withBatchedWrites(repositories.sessions, ['createIfTaskOpen'], database);
+      const replay = withBatchedWrites(repositories.replay, ['checkAndStore'], database);
+      const observer = new Database(path.join(dataDir, DATABASE_FILE), { readonly: true });
+      try {
+        const version = () => observer.pragma('data_version', { simple: true }) as number;
+        const before = version();
+        const expires = new Date(Date.now() + 60_000);
+        const outcomes = await Promise.all([
+          sessions.createIfTaskOpen(session(agentId, taskId), new Date()),
+          sessions.createIfTaskOpen(session(agentId, taskId), new Date()),
+          sessions.createIfTaskOpen(session(agentId, randomUUID()), new Date()),
+          replay.checkAndStore('test', 'jti-1', expires, new Date()),
+          replay.checkAndStore('test', 'jti-1', expires, new Date()),
+        ]);
+        assert.deepEqual(outcomes, [true, true, false, true, false]);
+        assert.equal(version() - before, 1, 'the five writes committed once');
+        assert.equal((await repositories.sessions.listLiveForAgent(agentId, new Date())).length, 2);
+      } finally {
+        observer.close();
+      }
+    });
+
+    it('rejects a failing write alone: the others in its batch commit', async function () {
+      const { agentId, taskId } = await agentWithTask();
+      const repositories = sqliteStore(database.db);
+      const sessions = withBatchedWrites(repositories.sessions, ['createIfTaskOpen', 'openOrRefresh'], database);
+      const duplicate = session(agentId, taskId);
+      await sessions.createIfTaskOpen(duplicate, new Date());
+      const [again, fresh] = await Promise.allSettled([
+        sessions.createIfTaskOpen(duplicate, new Date()),
+        sessions.openOrRefresh(session(agentId, taskId), new Date(), undefined),
+      ]);
+      assert.equal(again.status, 'rejected', 'a second session with the same id must fail');
+      assert.equal(fresh.status, 'fulfilled');
+      assert.ok(fresh.status === 'fulfilled' && fresh.value !== undefined);
+      await turn();
+      const live = await repositories.sessions.listLiveForAgent(agentId, new Date());
+      assert.equal(live.length, fresh.status === 'fulfilled' && fresh.value?.refreshed ? 1 : 2);
+    });
+
+    it('leaves methods that are not named alone', async function () {
+      const { agentId } = await agentWithTask();
+      const repositories = sqliteStore(database.db);
+      const sessions = withBatchedWrites(repositories.sessions, ['createIfTaskOpen'], database);
+      assert.deepEqual(await sessions.listLiveForAgent(agentId, new Date()), []);
+      assert.equal(await sessions.get(randomUUID()), undefined);
+    });
+  });
+
+  it('never checkpoints inside a commit; checkpoint() does, without blocking writers', function () {
+    database.db.exec('CREATE TABLE probe (n INTEGER, pad TEXT)');
+    const insert = database.db.prepare('INSERT INTO probe VALUES (?, ?)');
+    // Far past the default 1,000-page threshold at which a commit would checkpoint.
+    for (let i = 0; i < 1_500; i++) insert.run(i, 'x'.repeat(4_000));
+    const walPages = fs.statSync(path.join(dataDir, `${DATABASE_FILE}-wal`)).size / 4_096;
+    assert.ok(walPages > 1_500, `the WAL holds ${walPages} pages: a commit checkpointed`);
+    const result = database.checkpoint();
+    assert.ok(result.walPages > 1_500);
+    assert.equal(result.checkpointed, result.walPages);
+  });
+});
