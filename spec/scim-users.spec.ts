@@ -110,6 +110,16 @@ describe('SCIM Users: queries, replace, PATCH, ETags and hardening', function ()
     assert.deepEqual(replaced[AGENT_EXTENSION], { scopes: ['ledger:read'] });
     assert.equal(put.headers.etag, 'W/"3"');
     assert.equal((await idp.running.idp.store.agents.findByCertificate((await idp.running.idp.store.agents.get(agent.id))!.certificates[0]!.thumbprint)), undefined);
+
+    // Re-sending the retired certificate must not undo the rotation.
+    const resend = await scim('PUT', `/Users/${agent.id}`, {
+      schemas: [USER],
+      userName: agent.userName,
+      x509Certificates: [{ value: second.certBase64 }, { value: first.certBase64 }],
+    });
+    assert.equal(resend.status, 400, resend.body);
+    assert.match(resend.json<{ detail: string }>().detail, /retired/);
+    assert.deepEqual((await get(agent.id)).x509Certificates, [{ value: second.certBase64 }], 'nothing changed');
   });
 
   it('applies the PATCH shapes Entra ID and Okta send', async function () {

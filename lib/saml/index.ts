@@ -10,3 +10,4 @@ export type { ServiceProviderRepository } from './sp-repository.js';
 export { sendBackChannelLogout, soapLogoutEndpoint, type BackChannelLogout, type BackChannelOutcome } from './back-channel-logout.js';
 export { LOGOUT_REASON } from './logout-request.js';
 export type { SoapClientOptions } from './soap.js';
+export { prepareSchemaValidation } from './schema-validation.js';

@@ -17,6 +17,7 @@ import { qualified, signEnveloped } from './signing.js';
 import { verifyEnvelopedSignature, verifyQuerySignature } from './signature-verification.js';
 import { assertId, element } from './xml-builder.js';
 import { attribute, childrenNamed, descendantsNamed, isNamed, parseSafeXml, rootElement, trimmedText } from './xml.js';
+import { validateSamlMessage } from './schema-validation.js';
 
 export const LOGOUT_REASON = {
   admin: 'urn:oasis:names:tc:SAML:2.0:logout:admin',
@@ -122,6 +123,8 @@ export function decodeLogoutRequest(inbound: InboundSamlMessage, maxMessageBytes
   if (relayState !== undefined && Buffer.byteLength(relayState, 'utf8') > MAX_RELAY_STATE_BYTES) throw malformed(`RelayState exceeds ${MAX_RELAY_STATE_BYTES} bytes`);
   const root = rootElement(parseSafeXml(xml, { maxBytes: maxMessageBytes }, 'saml_malformed_request', 'the LogoutRequest'));
   if (!isNamed(root, NS.protocol, 'LogoutRequest')) throw malformed(`the message is a ${root.nodeName}, not a samlp:LogoutRequest`);
+  // Before any field is read or any signature checked: the message must be what the OASIS schema allows.
+  validateSamlMessage(xml, 'LogoutRequest');
   return { binding: inbound.binding, xml, relayState, unverifiedIssuer: readIssuer(root), querySignature };
 }
 

@@ -13,6 +13,7 @@ import { NS } from './namespaces.js';
 import { qualified, signEnveloped, XMLDSIG } from './signing.js';
 import { assertId, element } from './xml-builder.js';
 import { attribute, childrenNamed, descendantsNamed, parseSafeXml, rootElement, trimmedText } from './xml.js';
+import { validateSamlMessage } from './schema-validation.js';
 
 export const SUCCESS = 'urn:oasis:names:tc:SAML:2.0:status:Success';
 
@@ -87,6 +88,7 @@ export interface SoapLogoutResponse {
  */
 export function readSoapLogoutResponse(xml: string, maxBytes: number): SoapLogoutResponse {
   const document = parseSafeXml(xml, { maxBytes }, 'saml_malformed_request', 'the SOAP answer');
+  validateSamlMessage(xml, 'SoapEnvelope');
   const envelope = rootElement(document);
   if (envelope.localName !== 'Envelope' || envelope.namespaceURI !== SOAP_ENVELOPE) throw new TesseraError('saml_malformed_request', 'the answer is not a SOAP 1.1 Envelope');
   const responses = descendantsNamed(document, NS.protocol, 'LogoutResponse');

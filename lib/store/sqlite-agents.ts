@@ -62,7 +62,6 @@ export class SqliteAgentRepository implements AgentRepository {
   private readonly updateActive;
   private readonly updateAgent;
   private readonly retireCertificate;
-  private readonly reinstateCertificate;
   private readonly deleteAgent;
   private readonly cancelOpenTasks;
 
@@ -83,8 +82,8 @@ export class SqliteAgentRepository implements AgentRepository {
     this.certificateByThumbprint = db.prepare<[string], CertificateRow>(
       'SELECT * FROM agent_certificates WHERE thumbprint = ? AND retired_at IS NULL',
     );
-    this.anyCertificateByThumbprint = db.prepare<[string], { agent_id: string }>(
-      'SELECT agent_id FROM agent_certificates WHERE thumbprint = ?',
+    this.anyCertificateByThumbprint = db.prepare<[string], { agent_id: string; retired_at: number | null }>(
+      'SELECT agent_id, retired_at FROM agent_certificates WHERE thumbprint = ?',
     );
     this.groupsOf = db.prepare<[string], GroupGrantRow>(
       `SELECT g.id, g.display_name, g.scopes FROM group_members m JOIN groups g ON g.id = m.group_id
@@ -100,9 +99,6 @@ export class SqliteAgentRepository implements AgentRepository {
     );
     this.retireCertificate = db.prepare<[number, string, string]>(
       'UPDATE agent_certificates SET retired_at = ? WHERE agent_id = ? AND thumbprint = ? AND retired_at IS NULL',
-    );
-    this.reinstateCertificate = db.prepare<[string, string]>(
-      'UPDATE agent_certificates SET retired_at = NULL WHERE agent_id = ? AND thumbprint = ?',
     );
     this.deleteAgent = db.prepare<[string]>('DELETE FROM agents WHERE id = ?');
     this.cancelOpenTasks = db.prepare<[number, string], { id: string }>(
@@ -149,14 +145,20 @@ export class SqliteAgentRepository implements AgentRepository {
     return this.hydrate(this.byId.get(agent.id)!);
   }
 
-  /** A thumbprint is pinned to one agent for good: retiring it does not free it for another. */
+  /**
+   * A thumbprint is pinned to one agent for good, and a retired certificate stays
+   * retired: re-sending it must not undo a credential rotation (the cleanup policy's
+   * rotateCredentials, or an orchestrator's own replacement). A new one is needed.
+   */
   private addCertificate(agentId: string, certificate: AgentCertificate): void {
     const holder = this.anyCertificateByThumbprint.get(certificate.thumbprint);
     if (holder && holder.agent_id !== agentId) throw uniqueness('an x509Certificates value is already registered to another agent');
-    if (holder) {
-      this.reinstateCertificate.run(agentId, certificate.thumbprint);
-      return;
+    if (holder && holder.retired_at !== null) {
+      throw new TesseraError('invalid_value', 'an x509Certificates value was retired and cannot be registered again: issue a new certificate', {
+        fields: { scimType: 'invalidValue' },
+      });
     }
+    if (holder) return;
     this.insertCertificate.run(
       certificate.thumbprint,
       agentId,
