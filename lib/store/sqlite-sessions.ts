@@ -3,6 +3,7 @@ import type { Session, AuthnMethod } from '../sessions/session.js';
 import type { OpenedSession, SessionRepository } from '../sessions/session-repository.js';
 import type { SessionLifecycleRepository, TaskEndNotice } from '../sessions/lifecycle-repository.js';
 import { fromMillis, optionalFromMillis, toMillis } from './rows.js';
+import { queueLogouts } from './sqlite-logout-outbox.js';
 
 export interface SessionRow {
   id: string;
@@ -204,12 +205,21 @@ export class SqliteSessionLifecycle implements SessionLifecycleRepository {
     return this.endExpiredStmt.all({ now: toMillis(now), limit }).map(sessionFromRow);
   }
 
+  // Revocation and the logout outbox rows are one transaction: a crash in between must not lose a logout.
   async revokeIdle(idleSince: Date, now: Date, limit: number, reason: string): Promise<Session[]> {
-    return this.revokeIdleStmt.all({ now: toMillis(now), idleSince: toMillis(idleSince), limit, reason }).map(sessionFromRow);
+    return this.db.transaction(() => {
+      const revoked = this.revokeIdleStmt.all({ now: toMillis(now), idleSince: toMillis(idleSince), limit, reason }).map(sessionFromRow);
+      queueLogouts(this.db, revoked, reason, now);
+      return revoked;
+    }).immediate();
   }
 
   async revokeForTask(taskId: string, now: Date, reason: string): Promise<Session[]> {
-    return this.db.transaction(() => revokeLiveSessions(this.db, 'task_id', taskId, now, reason)).immediate();
+    return this.db.transaction(() => {
+      const revoked = revokeLiveSessions(this.db, 'task_id', taskId, now, reason);
+      queueLogouts(this.db, revoked, reason, now);
+      return revoked;
+    }).immediate();
   }
 
   async pendingTaskEnds(limit: number): Promise<TaskEndNotice[]> {
