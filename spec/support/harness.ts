@@ -51,7 +51,18 @@ export async function freePort(): Promise<number> {
 }
 
 /** A real IdP over HTTPS on 127.0.0.1 with its own SQLite file in a fresh directory. */
-export async function startTestIdp(options: { env?: Record<string, string>; clock?: Clock; dataDir?: string } = {}): Promise<TestIdp> {
+export interface TestIdpOptions {
+  readonly env?: Record<string, string>;
+  readonly clock?: Clock;
+  /** Reuse a data directory (to restart over the same database); it is then not removed on close. */
+  readonly dataDir?: string;
+  /** CAs the IdP trusts for SPs' back-channel TLS, as NODE_EXTRA_CA_CERTS would add them. */
+  readonly trustedCaCertificates?: readonly string[];
+  /** A token already stored in dataDir; otherwise a fresh one is created. */
+  readonly orchestratorToken?: string;
+}
+
+export async function startTestIdp(options: TestIdpOptions = {}): Promise<TestIdp> {
   const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'tessera-test-'));
   const port = await freePort();
   const baseUrl = `https://localhost:${port}`;
@@ -60,9 +71,16 @@ export async function startTestIdp(options: { env?: Record<string, string>; cloc
   });
   const logLines: string[] = [];
   const logger = createLogger({ sink: (line) => logLines.push(line) });
-  const running = await startIdp({ config, logger, ...(options.clock ? { clock: options.clock } : {}) });
-  const orchestratorToken = generateOrchestratorToken();
-  await running.idp.store.tokens.create(`test-${randomUUID()}`, hashOrchestratorToken(orchestratorToken), new Date());
+  const running = await startIdp({
+    config,
+    logger,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.trustedCaCertificates ? { trustedCaCertificates: options.trustedCaCertificates } : {}),
+  });
+  const orchestratorToken = options.orchestratorToken ?? generateOrchestratorToken();
+  if (!options.orchestratorToken) {
+    await running.idp.store.tokens.create(`test-${randomUUID()}`, hashOrchestratorToken(orchestratorToken), new Date());
+  }
   const tlsCertificatePem = running.idp.keys.tls.certificatePem;
 
   const request = (req: RequestOptions): Promise<HttpResult> =>

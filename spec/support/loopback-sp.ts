@@ -7,22 +7,14 @@
  */
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
 import { randomUUID, webcrypto, X509Certificate } from 'node:crypto';
-import os from 'node:os';
-import path from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { DOMParser } from '@xmldom/xmldom';
 import { SignedXml } from 'xml-crypto';
-import { loadConfig } from '../../lib/config/index.js';
-import { createLogger } from '../../lib/common/log.js';
 import type { Clock } from '../../lib/common/clock.js';
-import { startIdp } from '../../lib/idp.js';
 import { parseSpMetadata } from '../../lib/saml/sp-metadata.js';
-import { generateOrchestratorToken, hashOrchestratorToken } from '../../lib/tokens/index.js';
 import { toPem } from '../../lib/keys/certificates.js';
-import { freePort, type HttpResult, type RequestOptions, type TestIdp } from './harness.js';
+import { freePort, startTestIdp, type TestIdp } from './harness.js';
 
 // lib/keys/certificates.js (imported above) points @peculiar/x509 at node:crypto's webcrypto.
 const RSA = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', publicExponent: new Uint8Array([1, 0, 1]), modulusLength: 2048 } as const;
@@ -207,58 +199,12 @@ export async function registerSp(idp: TestIdp, metadataXml: string): Promise<voi
  * TLS; dataDir may be reused to restart the IdP over the same database.
  */
 export async function startTrustingIdp(options: { trustedCa: string; dataDir?: string; clock?: Clock; orchestratorToken?: string }): Promise<TestIdp> {
-  const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'tessera-logout-'));
-  const port = await freePort();
-  const baseUrl = `https://localhost:${port}`;
-  const config = loadConfig({ env: { TESSERA_DATA_DIR: dataDir, TESSERA_PORT: String(port), TESSERA_BASE_URL: baseUrl } });
-  const logLines: string[] = [];
-  const logger = createLogger({ sink: (line) => logLines.push(line) });
-  const running = await startIdp({ config, logger, trustedCaCertificates: [options.trustedCa], ...(options.clock ? { clock: options.clock } : {}) });
-  const orchestratorToken = options.orchestratorToken ?? generateOrchestratorToken();
-  if (!options.orchestratorToken) await running.idp.store.tokens.create(`test-${randomUUID()}`, hashOrchestratorToken(orchestratorToken), new Date());
-  const tlsCertificatePem = running.idp.keys.tls.certificatePem;
-  const request = (req: RequestOptions): Promise<HttpResult> =>
-    new Promise((resolve, reject) => {
-      const outgoing = httpsRequest(
-        {
-          host: '127.0.0.1',
-          servername: 'localhost',
-          port,
-          method: req.method ?? 'GET',
-          path: req.path,
-          headers: { ...(req.body !== undefined ? { 'content-length': Buffer.byteLength(req.body) } : {}), ...req.headers },
-          ca: tlsCertificatePem,
-          agent: false,
-          ...(req.clientCert ? { cert: req.clientCert.certPem, key: req.clientCert.keyPem } : {}),
-        },
-        (response) => {
-          const chunks: Buffer[] = [];
-          response.on('data', (chunk: Buffer) => chunks.push(chunk));
-          response.on('end', () => {
-            const body = Buffer.concat(chunks).toString('utf8');
-            resolve({ status: response.statusCode ?? 0, headers: response.headers, body, json: <T>() => JSON.parse(body) as T });
-          });
-        },
-      );
-      outgoing.on('error', reject);
-      if (req.body !== undefined) outgoing.write(req.body);
-      outgoing.end();
-    });
-  return {
-    running,
-    baseUrl,
-    port,
-    dataDir,
-    tlsCertificatePem,
-    signingCertificatePem: running.idp.keys.signing.certificatePem,
-    orchestratorToken,
-    logLines,
-    request,
-    close: async () => {
-      await running.close();
-      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
+  return startTestIdp({
+    trustedCaCertificates: [options.trustedCa],
+    ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.orchestratorToken ? { orchestratorToken: options.orchestratorToken } : {}),
+  });
 }
 
 /** The X509Certificate(s) the IdP publishes in its metadata, as PEM. */
