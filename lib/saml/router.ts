@@ -1,5 +1,4 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import { randomBytes } from 'node:crypto';
 import { TesseraError } from '../common/errors.js';
 import { addSeconds } from '../common/clock.js';
 import { asTesseraError, protocolShape } from '../http/error-mapping.js';
@@ -9,6 +8,7 @@ import { auditedAgent } from '../audit/index.js';
 import { buildIdpMetadata } from './idp-metadata.js';
 import { buildErrorResponse } from './response.js';
 import { sloRouter, type SloDeps } from './slo.js';
+import { sendPostForm } from './post-form.js';
 import {
   receiveIdpInitiated,
   receiveSpRequest,
@@ -142,20 +142,12 @@ function deliver(deps: SamlRouterDeps, req: Request, res: Response, status: numb
     });
     return;
   }
-  const nonce = randomBytes(16).toString('base64');
-  res.setHeader(
-    'Content-Security-Policy',
-    `default-src 'none'; script-src 'nonce-${nonce}'; form-action ${new URL(delivery.acsUrl).origin}; base-uri 'none'; frame-ancestors 'none'`,
-  );
-  res.status(status).type('html').send(
-    deps.views.render('post-form', {
-      acsUrl: delivery.acsUrl,
-      samlResponse: delivery.samlResponse,
-      relayState: delivery.relayState,
-      spEntityId: delivery.spEntityId,
-      nonce,
-    }),
-  );
+  sendPostForm(res, deps.views, status, {
+    destination: delivery.acsUrl,
+    samlResponse: delivery.samlResponse,
+    relayState: delivery.relayState,
+    spEntityId: delivery.spEntityId,
+  });
 }
 
 /** A refusal the SP should hear about: a signed error Response to its trusted ACS. */

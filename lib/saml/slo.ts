@@ -23,6 +23,7 @@ import { checkLogoutRequest, decodeLogoutRequest, verifyLogoutRequest, type Inbo
 import { postLogoutResponse, redirectLogoutResponseUrl, SUCCESS, type LogoutResponseInput } from './logout-response.js';
 import { BINDINGS, type ServiceProvider, type SpEndpoint } from './service-provider.js';
 import type { ServiceProviderRepository } from './sp-repository.js';
+import { sendPostForm } from './post-form.js';
 
 export interface SloDeps {
   readonly config: Config;
@@ -173,11 +174,7 @@ function respond(
     res.status(200).json({ binding: BINDINGS.post, location: destination, SAMLResponse: samlResponse, ...(trusted.relayState !== undefined ? { RelayState: trusted.relayState } : {}) });
     return;
   }
-  const nonce = randomBytes(16).toString('base64');
-  res.setHeader('Content-Security-Policy', `default-src 'none'; script-src 'nonce-${nonce}'; form-action ${new URL(destination).origin}; base-uri 'none'; frame-ancestors 'none'`);
-  res.status(200).type('html').send(
-    deps.views.render('post-form', { acsUrl: destination, samlResponse, relayState: trusted.relayState, spEntityId: trusted.sp.entityId, nonce }),
-  );
+  sendPostForm(res, deps.views, 200, { destination, samlResponse, relayState: trusted.relayState, spEntityId: trusted.sp.entityId });
 }
 
 function refuseWithoutEndpoint(deps: SloDeps, req: Request, res: Response, error: TesseraError): void {
