@@ -19,6 +19,9 @@ import { Views } from './http/views.js';
 import { samlRouter, prepareSchemaValidation } from './saml/index.js';
 import { scimRouter } from './scim/router.js';
 import { tasksRouter } from './tasks/router.js';
+import { PolicyEnforcer } from './policy/enforcer.js';
+import { AlertDispatcher } from './alerts/alert-dispatcher.js';
+import { WebhookAlerts } from './alerts/security-alert.js';
 
 export interface Idp {
   readonly config: Config;
@@ -33,6 +36,8 @@ export interface Idp {
   readonly sweeper: SessionSweeper;
   /** Back-channel LogoutRequests from the durable outbox; wake() sends what is due now. */
   readonly logoutFanOut: LogoutFanOut;
+  /** Signed security events to the configured webhooks; wake() sends what is due now. */
+  readonly alertDispatcher: AlertDispatcher;
   /** Scheduled rotation (when configured), then a key-table re-read; runs on a timer. */
   maintainKeys(): Promise<void>;
   /** Stops the background jobs, writes the queued audit entries and a last checkpoint, then closes. */
@@ -63,7 +68,7 @@ export const TLS_CERTIFICATE_FILE = 'tls-certificate.pem';
 const REPLAY_PURGE_INTERVAL_MS = 60_000;
 const REPLAY_PURGE_BATCH = 10_000;
 /** The sign-on connections never checkpoint inside a commit: one process does it on this timer. */
-const WAL_CHECKPOINT_INTERVAL_MS = 1_000;
+const WAL_CHECKPOINT_INTERVAL_MS = 200;
 /** How often a process re-reads the key table (rollover steps, keys published by another process). */
 const KEY_MAINTENANCE_INTERVAL_MS = 30_000;
 const CHECKPOINT_TICK_MAX_MS = 60_000;
@@ -123,6 +128,41 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
       extraCaCertificates: options.trustedCaCertificates ?? [],
     });
     signOnAuditLog.onAppended((head) => auditCheckpoints.noteHead(head.seq));
+    // Policy and risk (issue 7): the sign-on path reads and learns baselines on its own connection,
+    // the baseline write batched with that turn's session writes.
+    const alertDispatcher = new AlertDispatcher({
+      outbox: store.alertOutbox,
+      clock,
+      logger,
+      audit,
+      extraCaCertificates: options.trustedCaCertificates ?? [],
+    });
+    const alerts = new WebhookAlerts({
+      config: config.alerts,
+      outbox: store.alertOutbox,
+      keys,
+      issuer: config.entityId,
+      clock,
+      onQueued: () => alertDispatcher.wake(),
+    });
+    const signOnPolicy = new PolicyEnforcer({
+      policy: config.policy,
+      risk: withBatchedWrites(signOnRepositories.risk, ['learn'], signOnDb),
+      approvals: signOnRepositories.approvals,
+      audit: signOnAudit,
+      logger,
+      alerts,
+      onLogoutsQueued: () => logoutFanOut.wake(),
+    });
+    const taskPolicy = new PolicyEnforcer({
+      policy: config.policy,
+      risk: store.risk,
+      approvals: store.approvals,
+      audit,
+      logger,
+      alerts,
+      onLogoutsQueued: () => logoutFanOut.wake(),
+    });
     const sweeper = new SessionSweeper({
       lifecycle: store.lifecycle,
       credentials: store.credentials,
@@ -168,6 +208,7 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
           tasks: signOnStore.tasks,
           sessions: signOnStore.sessions,
           audit: signOnAudit,
+          policy: signOnPolicy,
           authenticateAgent: createAgentAuthenticator({
             agents: signOnStore.agents,
             replay: signOnStore.replay,
@@ -201,6 +242,8 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
           authenticate: authenticateOrchestrator,
           revocations: store.logoutOutbox,
           onTaskEnded: () => logoutFanOut.wake(),
+          policy: taskPolicy,
+          approvals: store.approvals,
         }),
         health: async () => ({ entityId: config.entityId }),
       },
@@ -226,6 +269,7 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
     if (runsSingletonJobs) sweeper.start(config.sessions.sweepIntervalSeconds);
     // Deliveries left pending by the last run (an SP that was down, a crash) go out now.
     await logoutFanOut.start();
+    alertDispatcher.start();
     const background = [
       setInterval(() => {
         maintainKeys().catch((error: unknown) => logger.error('keys.maintenance_failed', { error: String(error) }));
@@ -244,6 +288,7 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
       for (const timer of background) clearInterval(timer);
       void sweeper.stop();
       void logoutFanOut.stop();
+      void alertDispatcher.stop();
       store.close();
       signOnDb.close();
     };
@@ -257,12 +302,14 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
       auditCheckpoints,
       sweeper,
       logoutFanOut,
+      alertDispatcher,
       maintainKeys,
       shutdown: async () => {
         for (const timer of background) clearInterval(timer);
         try {
           await sweeper.stop();
           await logoutFanOut.stop();
+          await alertDispatcher.stop();
           await auditLog.flush();
           await signOnAuditLog.flush();
           await auditCheckpoints.checkpoint('shutdown');

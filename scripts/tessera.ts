@@ -13,6 +13,7 @@ import { createLogger } from '../lib/common/log.js';
 import { parseSpMetadata } from '../lib/saml/index.js';
 import { generateOrchestratorToken, hashOrchestratorToken } from '../lib/tokens/index.js';
 import { lifecycleCommands } from './lifecycle-commands.js';
+import { approvalCommands } from './approval-commands.js';
 
 const USAGE = `usage: tessera <command> [--data-dir DIR]
   start                                         run the IdP (HTTPS) on its configured address
@@ -25,7 +26,9 @@ const USAGE = `usage: tessera <command> [--data-dir DIR]
   keys rotate                                   publish the next SAML signing key beside the current one
   audit verify                                  check the hash chain and its signed checkpoints
   audit export [--agent ID|NAME] [--task ID] [--since TIME] [--until TIME]
-                                                write audit entries as JSON Lines`;
+                                                write audit entries as JSON Lines
+  approvals list [all]                          list pending step-up approval requests (all: every request)
+  approvals approve ID | approvals deny ID      decide a step-up: an approval lets the agent's next sign-on through`;
 
 type Command = (args: { positionals: string[]; flags: Flags; config: Config }) => Promise<number>;
 interface Flags {
@@ -139,6 +142,8 @@ const commands: Record<string, Command> = {
 
 /** Lifecycle commands: key rollover and the audit trail (code in lib/keys and lib/audit). */
 Object.assign(commands, lifecycleCommands(withStore));
+/** Step-up approvals (code in lib/approvals). */
+Object.assign(commands, approvalCommands(withStore));
 
 function requireArgument(value: string | undefined, name: string): string {
   if (value === undefined || value === '') throw new TesseraError('invalid_value', `missing ${name}\n${USAGE}`);

@@ -241,4 +241,23 @@ describe('group commit on the sign-on connection', function () {
     assert.ok(result.walPages > 1_500);
     assert.equal(result.checkpointed, result.walPages);
   });
+
+  it('restarts a WAL that outgrew its limit, cutting the file back, once its readers are done', function () {
+    const small = openGroupCommitDatabase(dataDir, { restartWalBytes: 256 * 1024 });
+    try {
+      small.db.exec('CREATE TABLE probe (n INTEGER, pad TEXT)');
+      const insert = small.db.prepare('INSERT INTO probe VALUES (?, ?)');
+      for (let i = 0; i < 300; i++) insert.run(i, 'x'.repeat(4_000));
+      const walFile = path.join(dataDir, `${DATABASE_FILE}-wal`);
+      assert.ok(fs.statSync(walFile).size > 1024 * 1024);
+      const result = small.checkpoint();
+      assert.equal(result.restarted, true);
+      // The next commit starts the WAL over, and the file is cut back to the limit.
+      insert.run(301, 'y');
+      assert.ok(fs.statSync(walFile).size <= 256 * 1024, `WAL still ${fs.statSync(walFile).size} bytes`);
+      assert.equal(small.db.prepare('SELECT count(*) FROM probe').pluck().get(), 301);
+    } finally {
+      small.close();
+    }
+  });
 });

@@ -25,7 +25,14 @@ export type AuditEventName =
   | 'logout.requested'
   | 'logout.denied'
   | 'logout.sent'
-  | 'logout.failed';
+  | 'logout.failed'
+  | 'policy.denied'
+  | 'policy.step_up'
+  | 'policy.revoke'
+  | 'approval.approved'
+  | 'approval.denied'
+  | 'approval.consumed'
+  | 'alert.failed';
 
 export interface AuditedAgent {
   readonly id: string;

@@ -30,6 +30,10 @@ export type ErrorCode =
   | 'task_audience_mismatch'
   | 'task_context_violation'
   | 'scope_not_granted'
+  // policy decisions (issue 7): the reasons go to the audit log, never to the caller
+  | 'policy_denied'
+  | 'policy_step_up'
+  | 'policy_revoked'
   // orchestrator APIs
   | 'orchestrator_unauthenticated'
   | 'invalid_value'

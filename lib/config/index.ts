@@ -10,6 +10,8 @@ import {
   type CleanupPolicy,
   type YamlLocator,
 } from './cleanup-policy.js';
+import { DEFAULT_POLICY, parsePolicyConfig, type PolicyConfig } from '../policy/policy-config.js';
+import { DEFAULT_ALERTS, parseAlertsConfig, type AlertsConfig } from '../alerts/alerts-config.js';
 
 export { POLICY_TASK_STATUSES, type CleanupPolicy, type PolicyTaskStatus } from './cleanup-policy.js';
 export { parseDurationSeconds } from './duration.js';
@@ -91,6 +93,10 @@ export interface Config {
     /** ...and whenever this many entries were added since the last checkpoint. */
     readonly checkpointEveryEntries: number;
   };
+  /** `policy`: sign-on and Tasks API rules, per-SP release, risk thresholds, approvals (lib/policy). */
+  readonly policy: PolicyConfig;
+  /** `alerts`: webhooks that receive signed security events for every deny, step-up and revoke. */
+  readonly alerts: AlertsConfig;
 }
 
 /** What may be set in the YAML file named by TESSERA_CONFIG. */
@@ -105,6 +111,9 @@ interface FileSettings {
   audit?: { checkpointIntervalSeconds?: number; checkpointEveryEntries?: number };
   /** Parsed from automaticRevocation or policyFile, never walked as a plain setting. */
   cleanup?: CleanupPolicy;
+  /** Parsed from the policy and alerts blocks. */
+  policy?: PolicyConfig;
+  alerts?: AlertsConfig;
 }
 
 export interface ConfigInputs {
@@ -173,6 +182,8 @@ export function loadConfig(inputs: ConfigInputs): Config {
       checkpointIntervalSeconds: file.audit?.checkpointIntervalSeconds ?? 300,
       checkpointEveryEntries: file.audit?.checkpointEveryEntries ?? 1000,
     },
+    policy: file.policy ?? DEFAULT_POLICY,
+    alerts: file.alerts ?? DEFAULT_ALERTS,
   };
   return deepFreeze(config);
 }
@@ -246,7 +257,9 @@ function readSettingsFile(file: string): FileSettings {
   const at: YamlLocator = parsed.at;
   const settings: unknown = doc.toJS();
   if (settings === null || settings === undefined) return {};
-  const { automaticRevocation, policyFile, ...plain } = settings as Record<string, unknown>;
+  const { automaticRevocation, policyFile, policy: policyBlock, alerts: alertsBlock, ...plain } = settings as Record<string, unknown>;
+  const policy = policyBlock === undefined ? undefined : parsePolicyConfig(doc.get('policy', true), at);
+  const alerts = alertsBlock === undefined ? undefined : parseAlertsConfig(doc.get('alerts', true), at);
   const cleanup = cleanupPolicyOf(file, doc.get('automaticRevocation', true), automaticRevocation, doc.get('policyFile', true), policyFile, at);
   const problems: string[] = [];
   walkSettings(plain, '', (keyPath, value) => {
@@ -258,7 +271,7 @@ function readSettingsFile(file: string): FileSettings {
     }
   });
   if (problems.length > 0) throw new TesseraError('config_invalid', problems[0]!);
-  return { ...(plain as FileSettings), ...(cleanup ? { cleanup } : {}) };
+  return { ...(plain as FileSettings), ...(cleanup ? { cleanup } : {}), ...(policy ? { policy } : {}), ...(alerts ? { alerts } : {}) };
 }
 
 /** The cleanup policy sits inline (automaticRevocation) or in its own file (policyFile, relative to this one). */

@@ -14,8 +14,11 @@ export const AGENT_ATTRIBUTE = {
   computeZone: 'Compute-Zone',
 } as const;
 
-/** What the assertion says about the agent; an attribute without a value is left out. */
-export function agentAttributes(agent: Agent, task: Task, grantedScopes: readonly string[]): SamlAttribute[] {
+/**
+ * What the assertion says about the agent; an attribute without a value is left out,
+ * and so is one the SP's policy does not release to it (`release`: undefined = all).
+ */
+export function agentAttributes(agent: Agent, task: Task, grantedScopes: readonly string[], release?: readonly string[]): SamlAttribute[] {
   const single = (name: string, value: string | undefined): SamlAttribute => ({ name, values: value === undefined ? [] : [value] });
   return [
     single(AGENT_ATTRIBUTE.agentId, agent.userName),
@@ -26,5 +29,5 @@ export function agentAttributes(agent: Agent, task: Task, grantedScopes: readonl
     single(AGENT_ATTRIBUTE.sourceCommit, agent.profile.sourceCommit),
     single(AGENT_ATTRIBUTE.trainingDataVersion, agent.profile.trainingDataVersion),
     single(AGENT_ATTRIBUTE.computeZone, agent.profile.computeZone),
-  ].filter((attribute) => attribute.values.length > 0);
+  ].filter((attribute) => attribute.values.length > 0 && (release === undefined || release.includes(attribute.name)));
 }

@@ -2,7 +2,7 @@ import { createHash, sign } from 'node:crypto';
 import type { SigningKey } from '../keys/index.js';
 import { TesseraError } from '../common/errors.js';
 import { NS } from './namespaces.js';
-import { XMLDSIG } from './signing.js';
+import { assertRsa, XMLDSIG } from './signing.js';
 import {
   canonicalBytes,
   fragmentOf,
@@ -104,12 +104,4 @@ function signedInfo(id: string, digest: string, inclusivePrefixes: readonly stri
     ],
     { ds: NS.xmldsig },
   );
-}
-
-function assertRsa(key: SigningKey): void {
-  if (key.privateKey.asymmetricKeyType !== 'rsa') {
-    throw new TesseraError('internal', 'the SAML signing key must be RSA', {
-      internalDetail: `signing key ${key.id} is ${String(key.privateKey.asymmetricKeyType)}`,
-    });
-  }
 }

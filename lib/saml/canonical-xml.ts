@@ -73,7 +73,7 @@ export function xmlElement(
  * namespace bindings it rendered and the PrefixList it was rendered under.
  * It stays canonical when embedded in a parent that renders none of those
  * bindings itself (checked at embedding). The private field keeps the class
- * nominal, and only this module creates instances.
+ * nominal; instances come from fragmentOf, which only canonical-signature.ts calls.
  */
 export class CanonicalFragment {
   readonly #xml: string;
@@ -174,7 +174,11 @@ function renderIn(root: XmlElement, context: RenderContext, inclusivePrefixes: r
   };
 }
 
-/** Wraps a rendering (with its signature, if any, in place) as a fragment a parent may embed. */
+/**
+ * Wraps a rendering of this module, its signature rendered into its slot, as a
+ * fragment a parent may embed. For canonical-signature.ts: anything else would
+ * make the fragment's claim to be canonical a lie.
+ */
 export function fragmentOf(xml: string, bindings: ReadonlyMap<string, string>, inclusivePrefixes: readonly string[]): CanonicalFragment {
   return new CanonicalFragment(xml, bindings, prefixList(inclusivePrefixes));
 }

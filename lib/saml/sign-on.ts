@@ -13,6 +13,7 @@ import type { IdpKeys } from '../keys/index.js';
 import type { SessionRepository } from '../sessions/session-repository.js';
 import type { TaskRepository } from '../tasks/task-repository.js';
 import { authorizeTask } from '../tasks/task-authorization.js';
+import type { PolicyEnforcer } from '../policy/enforcer.js';
 import type { ServiceProviderRepository } from './sp-repository.js';
 import type { ServiceProvider, SpEndpoint } from './service-provider.js';
 import { isUsableAssertionConsumerService } from './sp-metadata.js';
@@ -40,6 +41,8 @@ export interface SignOnDeps {
   readonly sessions: SessionRepository;
   readonly authenticateAgent: AgentAuthenticator;
   readonly audit: AuditLog;
+  /** Declarative policy and behavioural risk (issue 7); absent, every authorised task is allowed. */
+  readonly policy?: PolicyEnforcer;
 }
 
 /** What a sign-on attempt learnt before it ended, for the audit record of a refusal. */
@@ -140,6 +143,19 @@ export async function signOn(
     sourceAddress,
     now,
   });
+  // Policy after the task is authorised, before any session: a refusal here throws with a stable code only.
+  const release = deps.policy
+    ? await deps.policy.checkSignOn({
+        agent,
+        task,
+        grantedScopes,
+        spEntityId: trusted.sp.entityId,
+        sourceAddress,
+        claimedComputeZone: req.get('Compute-Zone'),
+        now,
+        onHeld: (approvalId) => res.setHeader('Tessera-Approval-Id', approvalId),
+      })
+    : undefined;
 
   const nameIdFormat = chooseNameIdFormat(trusted);
   const sessionExpiry = new Date(
@@ -188,7 +204,7 @@ export async function signOn(
       authnInstant: now,
       authnContextClassRef: authenticated.method === 'mtls' ? AUTHN_CONTEXT.tlsClient : AUTHN_CONTEXT.x509,
       subjectAddress: sourceAddress || undefined,
-      attributes: agentAttributes(agent, task, grantedScopes),
+      attributes: agentAttributes(agent, task, release?.scopes ?? grantedScopes, release?.releaseAttributes),
       signResponse: trusted.sp.signResponse,
       encryptionCertificatePem: trusted.sp.encryptionCertificates[0],
     },
@@ -205,7 +221,7 @@ export async function signOn(
     details: {
       authnMethod: authenticated.method,
       flow: trusted.request ? 'sp-initiated' : 'idp-initiated',
-      scopes: grantedScopes,
+      scopes: release?.scopes ?? grantedScopes,
       sessionNotOnOrAfter: sessionExpiry.toISOString(),
       sessionRefreshed: opened.refreshed,
       sourceAddress,

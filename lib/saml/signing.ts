@@ -4,9 +4,11 @@ import { TesseraError } from '../common/errors.js';
 import { escapeLineSeparators } from './xml-escape.js';
 
 /*
- * The one place Tessera produces XML signatures. Callers hand over a string
- * and get a string back, so a faster signer can replace xml-crypto here
- * without touching the message builders.
+ * Tessera's two XML signers share these algorithms. This one signs the DOM way
+ * with xml-crypto: any well-formed string in, signed string out (metadata,
+ * logout messages, a Response around an EncryptedAssertion). Assertions and
+ * Responses on the sign-on path are written canonical by construction and
+ * signed over the bytes written, without a DOM (canonical-signature.ts).
  */
 
 export const XMLDSIG = {
@@ -59,7 +61,8 @@ export function signEnveloped(xml: string, target: EnvelopedSignatureTarget, key
   return escapeLineSeparators(signer.getSignedXml());
 }
 
-function assertRsa(key: SigningKey): void {
+/** RSA only: the algorithm URIs above are RSA-SHA256, and nothing may sign under a name that is not its own. */
+export function assertRsa(key: SigningKey): void {
   if (key.privateKey.asymmetricKeyType !== 'rsa') {
     throw new TesseraError('internal', 'the SAML signing key must be RSA', {
       internalDetail: `signing key ${key.id} is ${String(key.privateKey.asymmetricKeyType)}`,

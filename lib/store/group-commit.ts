@@ -27,6 +27,9 @@ import { openDatabase, DATABASE_FILE, type SqliteDatabase } from './database.js'
  * descriptor is.
  */
 
+const RESTART_WAL_BYTES = 64 * 1024 * 1024;
+const RESTART_WAIT_MS = 25;
+
 export interface GroupCommitDatabase {
   readonly db: SqliteDatabase;
   /** Resolves once every commit this connection made before the call is on disk. Rejects if the sync fails. */
@@ -35,8 +38,14 @@ export interface GroupCommitDatabase {
    * Copies committed WAL pages into the database file without blocking writers
    * (PASSIVE). This connection never checkpoints on its own: run this on a timer
    * in the process that runs the background jobs.
+   *
+   * Under a steady stream of commits a WAL is seldom entirely copied at the
+   * moment a writer starts, which is when SQLite would start it over, so it
+   * keeps growing. Past RESTART_WAL_BYTES this also asks for a RESTART
+   * checkpoint, which holds writers back until the readers of the old WAL are
+   * done: given at most RESTART_WAIT_MS, and tried again later if that is not enough.
    */
-  checkpoint(): { readonly walPages: number; readonly checkpointed: number };
+  checkpoint(): { readonly walPages: number; readonly checkpointed: number; readonly restarted: boolean };
   /**
    * Runs a repository write (one of this connection's repositories) together
    * with the others queued in the same turn of the event loop, in one IMMEDIATE
@@ -64,12 +73,18 @@ function waiters(): Waiters {
   return { promise, resolve, reject };
 }
 
-export function openGroupCommitDatabase(dataDir: string): GroupCommitDatabase {
+export function openGroupCommitDatabase(dataDir: string, options: { readonly restartWalBytes?: number } = {}): GroupCommitDatabase {
+  const restartWalBytes = options.restartWalBytes ?? RESTART_WAL_BYTES;
   const db = openDatabase(dataDir, { synchronous: 'NORMAL' });
   // An automatic checkpoint runs inside whichever commit crosses the threshold: it copies
   // the WAL into the database and syncs both, blocking that request's event loop for
   // milliseconds. The sign-on path leaves checkpoints to checkpoint(), off its commits.
   db.pragma('wal_autocheckpoint = 0');
+  // A restarted WAL is cut back to this size, so one burst does not keep its disk space forever.
+  db.pragma(`journal_size_limit = ${restartWalBytes}`);
+  const pageSize = db.pragma('page_size', { simple: true }) as number;
+  const walCheckpoint = (mode: 'PASSIVE' | 'RESTART') =>
+    (db.pragma(`wal_checkpoint(${mode})`) as Array<{ busy: number; log: number; checkpointed: number }>)[0] ?? { busy: 0, log: 0, checkpointed: 0 };
   const walPath = path.join(dataDir, `${DATABASE_FILE}-wal`);
   // total_changes() counts every row this connection has written: a commit counter that costs one step.
   const changes = db.prepare<[], number>('SELECT total_changes()').pluck();
@@ -170,8 +185,16 @@ export function openGroupCommitDatabase(dataDir: string): GroupCommitDatabase {
       return group.promise;
     },
     checkpoint() {
-      const row = db.pragma('wal_checkpoint(PASSIVE)', { simple: false }) as Array<{ busy: number; log: number; checkpointed: number }>;
-      return { walPages: row[0]?.log ?? 0, checkpointed: row[0]?.checkpointed ?? 0 };
+      const passive = walCheckpoint('PASSIVE');
+      if (passive.log * pageSize < restartWalBytes) return { walPages: passive.log, checkpointed: passive.checkpointed, restarted: false };
+      const busyTimeout = db.pragma('busy_timeout', { simple: true }) as number;
+      db.pragma(`busy_timeout = ${RESTART_WAIT_MS}`);
+      try {
+        const restart = walCheckpoint('RESTART');
+        return { walPages: restart.log, checkpointed: restart.checkpointed, restarted: restart.busy === 0 };
+      } finally {
+        db.pragma(`busy_timeout = ${busyTimeout}`);
+      }
     },
     close(): void {
       if (fd !== undefined) closeSync(fd);

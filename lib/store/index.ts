@@ -10,6 +10,9 @@ import { SqliteAuditStore } from './sqlite-audit.js';
 import { SqliteCredentialRepository } from './sqlite-credentials.js';
 import { SqliteTaskRepository } from './sqlite-tasks.js';
 import { SqliteTokenRepository } from './sqlite-tokens.js';
+import { SqliteRiskRepository } from './sqlite-risk.js';
+import { SqliteApprovalRepository } from './sqlite-approvals.js';
+import { SqliteAlertOutbox } from './sqlite-alert-outbox.js';
 import type { AgentRepository } from '../agents/agent-repository.js';
 import type { GroupRepository } from '../roles/group-repository.js';
 import type { LogoutOutbox } from '../sessions/logout-outbox.js';
@@ -22,6 +25,9 @@ import type { AuditStore } from '../audit/audit-store.js';
 import type { CredentialRepository } from '../agents/credential-repository.js';
 import type { TaskRepository } from '../tasks/task-repository.js';
 import type { TokenRepository } from '../tokens/token-repository.js';
+import type { RiskRepository } from '../risk/risk-repository.js';
+import type { ApprovalRepository } from '../approvals/approval.js';
+import type { AlertOutbox } from '../alerts/alert-outbox.js';
 
 /** Every repository, over one database. A PostgreSQL store would implement the same shape. */
 export interface Store {
@@ -37,6 +43,9 @@ export interface Store {
   readonly tokens: TokenRepository;
   readonly keys: KeyRepository;
   readonly replay: ReplayCache;
+  readonly risk: RiskRepository;
+  readonly approvals: ApprovalRepository;
+  readonly alertOutbox: AlertOutbox;
   close(): void;
 }
 
@@ -58,6 +67,9 @@ export function sqliteStore(db: SqliteDatabase): Store {
     tokens: new SqliteTokenRepository(db),
     keys: new SqliteKeyRepository(db),
     replay: new SqliteReplayCache(db),
+    risk: new SqliteRiskRepository(db),
+    approvals: new SqliteApprovalRepository(db),
+    alertOutbox: new SqliteAlertOutbox(db),
     close: () => db.close(),
   };
 }

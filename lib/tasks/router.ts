@@ -9,6 +9,10 @@ import { asTesseraError } from '../http/error-mapping.js';
 import { sendProblem } from '../http/responses.js';
 import { effectiveTaskStatus, type Task } from './task.js';
 import { endTask, openTask, type TaskServiceDeps } from './task-service.js';
+import type { PolicyEnforcer } from '../policy/enforcer.js';
+import { policyGatedTasks } from '../policy/task-gate.js';
+import type { ApprovalRepository } from '../approvals/approval.js';
+import { mountApprovalRoutes } from '../approvals/routes.js';
 
 export interface TasksRouterDeps extends TaskServiceDeps {
   readonly logger: Logger;
@@ -19,6 +23,10 @@ export interface TasksRouterDeps extends TaskServiceDeps {
   readonly authenticate: (req: Request, res: Response, next: NextFunction) => void;
   /** Called with every task end, for the logout fan-out and audit. */
   readonly onTaskEnded?: (event: { task: Task; revokedSessionCount: number }) => void;
+  /** Policy on task opening (issue 7); absent, every valid task opens. */
+  readonly policy?: PolicyEnforcer;
+  /** Step-up approvals, listed and decided under /{taskId}/approvals. */
+  readonly approvals?: ApprovalRepository;
 }
 
 /** The Tasks API (JSON, RFC 9457 problems): mounted at /api/v1/tasks. */
@@ -45,7 +53,10 @@ export function tasksRouter(deps: TasksRouterDeps): Router {
 
   router.post('/', async (req, res) => {
     requireJson(req);
-    const task = await openTask(deps, req.body);
+    const task = await openTask(
+      deps.policy ? { ...deps, tasks: policyGatedTasks(deps.tasks, deps.agents, deps.policy, req.socket.remoteAddress ?? '') } : deps,
+      req.body,
+    );
     const agent = await deps.agents.get(task.agentId);
     await deps.audit.record({
       event: 'task.opened',
@@ -78,6 +89,16 @@ export function tasksRouter(deps: TasksRouterDeps): Router {
     deps.onTaskEnded?.({ task: result.task, revokedSessionCount });
     res.json({ ...(await represent(result.task)), revokedSessions: revokedSessionCount });
   });
+
+  if (deps.approvals) {
+    mountApprovalRoutes(router, {
+      approvals: deps.approvals,
+      audit: deps.audit,
+      clock: deps.clock,
+      validForSeconds: deps.policy?.policy.approvals.validForSeconds ?? 300,
+      actor: (res) => `orchestrator:${orchestratorName(res)}`,
+    });
+  }
 
   router.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
     const tesseraError = asTesseraError(error);

@@ -1,6 +1,8 @@
-import { randomBytes, sign } from 'node:crypto';
+import { randomBytes, randomUUID, sign } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { SigningKey } from '../../lib/keys/index.js';
+import { entryFromEvent } from '../../lib/audit/index.js';
+import { openGroupCommitDatabase, sqliteStore } from '../../lib/store/index.js';
 import { AUTHN_CONTEXT, buildSuccessResponse, type SuccessResponseInput } from '../../lib/saml/response.js';
 import { qualified, signEnveloped } from '../../lib/saml/signing.js';
 import { NAMEID_FORMAT, NS } from '../../lib/saml/namespaces.js';
@@ -195,4 +197,105 @@ function samlifyLoginResponse(key: SigningKey, issuer: string, sp: BenchSp): () 
     return { id: values.ID!, context: samlify.SamlLib.replaceTagsByValue(context, values) };
   };
   return () => idp.createLoginResponse(serviceProvider, {}, 'post', {}, fill);
+}
+
+/**
+ * The two writes every sign-on makes, one at a time on the sign-on path's
+ * connection (synchronous=NORMAL; the WAL sync is shared and off the event
+ * loop, so it is not counted): the session write and the hash-chained audit
+ * append. Measured in a scratch data directory.
+ */
+export async function runStorageBaselines(scratchDir: string, roundMs: number, progress: (line: string) => void): Promise<{
+  sessionWrite: Baseline;
+  auditAppend: Baseline;
+}> {
+  const database = openGroupCommitDatabase(scratchDir);
+  try {
+    const store = sqliteStore(database.db);
+    const now = new Date();
+    const agent = await store.agents.create(
+      {
+        id: randomUUID(),
+        userName: 'baseline-agent',
+        active: true,
+        externalId: undefined,
+        profile: {
+          owner: undefined,
+          modelHash: 'sha256:9f2c4e1b7a0d',
+          sourceCommit: '3b8e2f1c0a9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f',
+          trainingDataVersion: 'td-2026.11',
+          sensitivityTier: 'medium',
+          computeZone: 'eu-west-1a',
+          allowedCidrs: [],
+          scopes: ['invoices:read'],
+        },
+        extraAttributes: {},
+        certificates: [],
+      },
+      now,
+    );
+    const tasks: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      const task = await store.tasks.create({
+        id: randomUUID(),
+        agentId: agent.id,
+        scopes: ['invoices:read'],
+        tier: 'medium',
+        audiences: [],
+        context: { cidrs: [], computeZone: undefined },
+        status: 'OPEN',
+        createdAt: now,
+        expiresAt: new Date(now.getTime() + 86_400_000),
+        endedAt: undefined,
+      });
+      tasks.push(task.id);
+    }
+    let n = 0;
+    const sessionWrite = await measure('session write (openOrRefresh, 100 tasks)', roundMs, () => {
+      const at = new Date();
+      n += 1;
+      return store.sessions.openOrRefresh(
+        {
+          id: randomUUID(),
+          sessionIndex: `_${randomBytes(20).toString('hex')}`,
+          agentId: agent.id,
+          taskId: tasks[n % tasks.length]!,
+          spEntityId: 'https://sp.bench.example/saml',
+          nameId: 'baseline-agent',
+          nameIdFormat: NAMEID_FORMAT.persistent,
+          assertionId: `_${randomBytes(20).toString('hex')}`,
+          authnMethod: 'mtls',
+          createdAt: at,
+          expiresAt: new Date(at.getTime() + 600_000),
+          revokedAt: undefined,
+          revokeReason: undefined,
+        },
+        at,
+        new Date(at.getTime() - 300_000),
+      );
+    });
+    progress(`baseline session write: ${Math.round(sessionWrite.opsPerSecond)}/s`);
+    const auditAppend = await measure('audit append (hash-chained, one entry per transaction)', roundMs, () =>
+      store.audit.append([
+        entryFromEvent(
+          {
+            event: 'signon.issued',
+            actor: 'agent:baseline-agent',
+            agent: { id: agent.id, userName: 'baseline-agent', modelHash: 'sha256:9f2c4e1b7a0d', sourceCommit: '3b8e2f1c0a9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f', trainingDataVersion: 'td-2026.11' },
+            taskId: tasks[n % tasks.length]!,
+            spEntityId: 'https://sp.bench.example/saml',
+            assertionId: `_${randomBytes(20).toString('hex')}`,
+            sessionId: randomUUID(),
+            details: { authnMethod: 'mtls', flow: 'idp-initiated', scopes: ['invoices:read'], sessionRefreshed: true, sourceAddress: '127.0.0.1' },
+          },
+          new Date(),
+        ),
+      ]),
+    );
+    progress(`baseline audit append: ${Math.round(auditAppend.opsPerSecond)}/s`);
+    await database.durable();
+    return { sessionWrite, auditAppend };
+  } finally {
+    database.close();
+  }
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, totalmem, tmpdir, availableParallelism, release } from 'node:os';
 import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -8,10 +8,11 @@ import { randomUUID } from 'node:crypto';
 import { systemClock } from '../../lib/common/clock.js';
 import { loadOrCreateIdpKeys, readKeyEncryptionKey } from '../../lib/keys/index.js';
 import { openGroupCommitDatabase, openSqliteStore, sqliteStore } from '../../lib/store/index.js';
-import { runBaselines } from './baselines.js';
+import { entryFromEvent } from '../../lib/audit/index.js';
+import { runBaselines, runStorageBaselines } from './baselines.js';
 import { agentJwt, ecCredential, redirectAuthnRequestPath, rsaCredential, spMetadata, type AgentCredential, type BenchSp } from './fixtures.js';
 import { runLoad, type LoadRequest, type LoadResult } from './load.js';
-import { inParallel, HttpsClient, startServer, tessera, type RunningServer } from './server.js';
+import { inParallel, HttpsClient, processTreeCpuSeconds, startServer, tessera, type RunningServer } from './server.js';
 import { renderDeprovision, renderTable, renderTargets, type BenchReport, type DeprovisionTrial, type ScenarioFigure, type Target } from './report.js';
 
 /*
@@ -83,6 +84,19 @@ function freePort(): Promise<number> {
       probe.close(() => resolve(port));
     });
   });
+}
+
+/** Share of the machine's CPU time busy over `ms` (from /proc/stat): what else runs here besides the bench. */
+async function machineBusy(ms: number): Promise<number> {
+  const sample = () => {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+    return { idle, total: fields.reduce((a, b) => a + b, 0) };
+  };
+  const before = sample();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  const after = sample();
+  return 1 - (after.idle - before.idle) / Math.max(1, after.total - before.total);
 }
 
 const AGENT_EXTENSION = 'urn:tessera:scim:schemas:extension:agent:2.0:Agent';
@@ -201,6 +215,21 @@ function liveSessions(dataDir: string, agentId: string): Promise<number> {
     .finally(() => store.close());
 }
 
+/** Servers this run started, stopped whatever happens to the run. */
+const servers = new Set<RunningServer>();
+
+async function launch(options: { dataDir: string; port: number; workers: number }): Promise<RunningServer> {
+  const server = await startServer(options);
+  servers.add(server);
+  return {
+    ...server,
+    stop: async () => {
+      servers.delete(server);
+      await server.stop();
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const opts = options(process.argv.slice(2));
   const dataDir = mkdtempSync(path.join(tmpdir(), 'tessera-bench-'));
@@ -209,9 +238,11 @@ async function main(): Promise<void> {
   const loads: Record<string, LoadResult> = {};
   progress(`Tessera sign-on benchmark${opts.quick ? ' (quick)' : ''}: data directory ${dataDir}`);
   progress(`machine: ${availableParallelism()} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}; load generator and server share these CPUs`);
+  const busyBefore = await machineBusy(3_000);
+  progress(`CPU busy with other work before the run: ${(busyBefore * 100).toFixed(0)} %`);
 
   const port = await freePort();
-  let server = await startServer({ dataDir, port, workers: 2 });
+  let server = await launch({ dataDir, port, workers: 2 });
   progress(`IdP started: ${server.baseUrl}, 2 workers`);
   const token = (await tessera(dataDir, ['token', 'create', 'bench'])).trim();
   const assertionSignedSp = spMetadata('sp-assertion-signed');
@@ -248,7 +279,10 @@ async function main(): Promise<void> {
   });
   const signingKey = keys.signing;
   store.close();
-  const baselines = await runBaselines(signingKey, `${server.baseUrl}/saml/metadata`, assertionSignedSp, opts.baselineRoundMs, progress);
+  const signing = await runBaselines(signingKey, `${server.baseUrl}/saml/metadata`, assertionSignedSp, opts.baselineRoundMs, progress);
+  const scratch = mkdtempSync(path.join(tmpdir(), 'tessera-bench-storage-'));
+  const storage = await runStorageBaselines(scratch, opts.baselineRoundMs, progress).finally(() => rmSync(scratch, { recursive: true, force: true }));
+  const baselines = { ...signing, ...storage };
 
   const measure = async (id: string, label: string, workers: number, spec: { connections: number; overallRate?: number; next: () => LoadRequest; mtls: boolean }): Promise<LoadResult> => {
     const common = {
@@ -259,10 +293,15 @@ async function main(): Promise<void> {
       ...(spec.mtls ? { clientCertificate: { certPem: mtlsAgent.credential!.certPem, keyPem: mtlsAgent.credential!.keyPem } } : {}),
     };
     await runLoad({ ...common, name: `${label} (warm-up)`, durationSeconds: opts.warmupSeconds });
+    const cpuBefore = processTreeCpuSeconds(server.pid);
     const result = await runLoad({ ...common, name: label, durationSeconds: opts.durationSeconds, progress });
-    progress(`${label}: ${Math.round(result.rps)} responses/s, p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms, non-2xx ${result.non2xx}, errors ${result.errors}`);
+    const serverCpuMicrosPerResponse = ((processTreeCpuSeconds(server.pid) - cpuBefore) * 1e6) / Math.max(1, result.completed + result.non2xx);
+    progress(
+      `${label}: ${Math.round(result.rps)} responses/s, p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms, ` +
+        `server CPU ${Math.round(serverCpuMicrosPerResponse)} µs/response, non-2xx ${result.non2xx}, errors ${result.errors}`,
+    );
     if (result.non2xx + result.errors + result.timeouts > 0) notes.push(`${label}: status codes ${JSON.stringify(result.statusCodes)}, errors ${result.errors}, timeouts ${result.timeouts}`);
-    scenarios.push({ id, label, workers, load: result });
+    scenarios.push({ id, label, workers, load: result, serverCpuMicrosPerResponse, ...(spec.overallRate !== undefined ? { fixedRate: spec.overallRate } : {}) });
     loads[id] = result;
     return result;
   };
@@ -336,7 +375,7 @@ async function main(): Promise<void> {
   // One worker: the per-core figures.
   orchestrator.client.close();
   await server.stop();
-  server = await startServer({ dataDir, port, workers: 1 });
+  server = await launch({ dataDir, port, workers: 1 });
   orchestrator = new Orchestrator(new HttpsClient(server), token);
   progress('--- one worker ---');
   const oneCore = await measure('idp-mtls-1w', 'IdP-initiated, mTLS, assertion signed', 1, {
@@ -351,37 +390,19 @@ async function main(): Promise<void> {
     mtls: false,
   });
 
-  // Scale: the agent and session counts of a large fleet, then the reference run again.
+  // Scale: the agent, session and audit counts of a large fleet, then the reference run again.
   progress(`--- scale: ${opts.scaleAgents.toLocaleString('en-US')} agents, ${opts.scaleSessions.toLocaleString('en-US')} stored sessions ---`);
   orchestrator.client.close();
   await server.stop();
-  server = await startServer({ dataDir, port, workers: 2 });
-  orchestrator = new Orchestrator(new HttpsClient(server, { maxSockets: 32 }), token);
-  const existingAgents = 1 + jwtAgents.length + 3;
-  const toProvision = Math.max(0, opts.scaleAgents - existingAgents);
-  const agentIds: string[] = [];
-  let provisioned = 0;
-  const seedStart = performance.now();
-  await inParallel(Array.from({ length: toProvision }), 32, async (_item, i) => {
-    const agent = await orchestrator.provision(`fleet-${String(i).padStart(6, '0')}-${randomUUID().slice(0, 8)}`, undefined);
-    agentIds.push(agent.userName);
-    provisioned += 1;
-    if (provisioned % 10_000 === 0) progress(`provisioned ${provisioned.toLocaleString('en-US')} of ${toProvision.toLocaleString('en-US')} agents over SCIM (${Math.round(provisioned / ((performance.now() - seedStart) / 1000))}/s)`);
-  });
-  const sessionsPerTask = 100;
-  const taskAgents = agentIds.slice(0, Math.ceil(opts.scaleSessions / sessionsPerTask));
-  const seedTasks = await inParallel(taskAgents, 32, async (userName) => ({ userName, taskId: await orchestrator.openTask(userName, audiences) }));
-  progress(`opened ${seedTasks.length.toLocaleString('en-US')} tasks for the stored sessions`);
-  orchestrator.client.close();
-  await server.stop();
-  const storedSessions = await seedSessions(dataDir, seedTasks, opts.scaleSessions, sessionsPerTask);
-  server = await startServer({ dataDir, port, workers: 2 });
+  const seeded = await seedFleet(dataDir, opts.scaleAgents - (1 + jwtAgents.length + 3), opts.scaleSessions);
+  server = await launch({ dataDir, port, workers: 2 });
   orchestrator = new Orchestrator(new HttpsClient(server), token);
-  const scaled = await measure('idp-mtls-2w-scale', `IdP-initiated, mTLS, assertion signed, ${opts.scaleAgents.toLocaleString('en-US')} agents, ${storedSessions.toLocaleString('en-US')} stored sessions`, 2, {
-    connections: CONNECTIONS,
-    next: idpInitiated(assertionSignedSp, mtlsTasks),
-    mtls: true,
-  });
+  const scaled = await measure(
+    'idp-mtls-2w-scale',
+    `IdP-initiated, mTLS, assertion signed, ${seeded.agents.toLocaleString('en-US')} agents, ${seeded.sessions.toLocaleString('en-US')} stored sessions`,
+    2,
+    { connections: CONNECTIONS, next: idpInitiated(assertionSignedSp, mtlsTasks), mtls: true },
+  );
   orchestrator.client.close();
   await server.stop();
 
@@ -402,12 +423,13 @@ async function main(): Promise<void> {
       'The load generator (autocannon, in this process) and the IdP share the same CPUs.',
       `Each run: ${opts.warmupSeconds} s warm-up, then ${opts.durationSeconds} s measured, ${CONNECTIONS} keep-alive HTTPS connections unless stated.`,
       'Ratios are per core: a run on N workers against N times the single-core in-process baseline.',
+      `CPU busy with other work on the machine just before the run: ${(busyBefore * 100).toFixed(0)} %.`,
       ...notes,
     ],
     baselines: { ...baselines },
     scenarios,
     deprovision,
-    scale: { agents: opts.scaleAgents, storedSessions, referenceSessions: 100 },
+    scale: { agents: seeded.agents, storedSessions: seeded.sessions, referenceSessions: 100 },
     targets,
   };
   writeFileSync(opts.out, JSON.stringify(report, null, 2) + '\n');
@@ -418,72 +440,134 @@ async function main(): Promise<void> {
 }
 
 /**
- * Stored sessions as a long-running IdP accumulates them: history, already
- * expired and marked ended, written through the session repository in large
- * transactions while the server is stopped.
+ * What a long-running IdP for a large fleet holds: agents (most without a
+ * credential at hand), one task for every hundred stored sessions, the
+ * sessions themselves as history (expired and marked ended, as the sweeper
+ * leaves them) and one chained audit entry per session. Written through the
+ * repositories, in large transactions, while the server is stopped.
  */
-async function seedSessions(
-  dataDir: string,
-  tasks: ReadonlyArray<{ readonly userName: string; readonly taskId: string }>,
-  count: number,
-  perTask: number,
-): Promise<number> {
+async function seedFleet(dataDir: string, agentCount: number, sessionCount: number): Promise<{ agents: number; sessions: number }> {
   const database = openGroupCommitDatabase(dataDir);
   const store = sqliteStore(database.db);
-  const byName = new Map<string, string>();
-  for (const { userName } of tasks) {
-    const agent = await store.agents.getByUserName(userName);
-    if (agent) byName.set(userName, agent.id);
-  }
+  const BATCH = 10_000;
   const now = Date.now();
-  const BATCH = 20_000;
-  let written = 0;
-  const insert = database.db.transaction((from: number, to: number) => {
+  const agents: Array<{ id: string; userName: string }> = [];
+  const seedAgents = database.db.transaction((from: number, to: number) => {
     for (let i = from; i < to; i++) {
-      const { userName, taskId } = tasks[Math.floor(i / perTask) % tasks.length]!;
-      const createdAt = new Date(now - 3_600_000 + (i % 3_000_000));
-      // The repository's methods run synchronously inside this transaction (better-sqlite3).
-      void store.sessions.createIfTaskOpen(
+      const agent = { id: randomUUID(), userName: `fleet-${String(i).padStart(6, '0')}` };
+      agents.push(agent);
+      // The repositories' methods run synchronously inside this transaction (better-sqlite3).
+      void store.agents.create(
         {
-          id: randomUUID(),
-          sessionIndex: `_${randomUUID().replaceAll('-', '')}`,
-          agentId: byName.get(userName)!,
-          taskId,
-          spEntityId: 'https://sp-assertion-signed.bench.example/saml',
-          nameId: userName,
-          nameIdFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent',
-          assertionId: `_${randomUUID().replaceAll('-', '')}`,
-          authnMethod: 'mtls',
-          createdAt,
-          expiresAt: new Date(createdAt.getTime() + 600_000),
-          lastActivityAt: createdAt,
-          revokedAt: undefined,
-          revokeReason: undefined,
+          ...agent,
+          active: true,
+          externalId: undefined,
+          profile: {
+            owner: 'fleet@example.com',
+            modelHash: 'sha256:9f2c4e1b7a0d',
+            sourceCommit: '3b8e2f1c0a9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f',
+            trainingDataVersion: 'td-2026.11',
+            sensitivityTier: 'medium',
+            computeZone: 'eu-west-1a',
+            allowedCidrs: [],
+            scopes: SCOPES,
+          },
+          extraAttributes: {},
+          certificates: [],
         },
-        createdAt,
+        new Date(now),
       );
     }
   });
-  for (let from = 0; from < count; from += BATCH) {
-    insert(from, Math.min(count, from + BATCH));
-    written = Math.min(count, from + BATCH);
-    if (written % 100_000 === 0 || written === count) progress(`stored ${written.toLocaleString('en-US')} of ${count.toLocaleString('en-US')} sessions`);
+  for (let from = 0; from < agentCount; from += BATCH) {
+    seedAgents(from, Math.min(agentCount, from + BATCH));
+    if ((from + BATCH) % 50_000 === 0 || from + BATCH >= agentCount) progress(`stored ${Math.min(agentCount, from + BATCH).toLocaleString('en-US')} agents`);
+  }
+
+  const perTask = 100;
+  const tasks: Array<{ id: string; agent: { id: string; userName: string } }> = [];
+  const seedTasks = database.db.transaction((count: number) => {
+    for (let i = 0; i < count; i++) {
+      const agent = agents[i % agents.length]!;
+      const task = {
+        id: randomUUID(),
+        agentId: agent.id,
+        scopes: ['invoices:read'],
+        tier: 'medium' as const,
+        audiences: [],
+        context: { cidrs: [], computeZone: undefined },
+        status: 'OPEN' as const,
+        createdAt: new Date(now - 7_200_000),
+        expiresAt: new Date(now + 86_400_000),
+        endedAt: undefined,
+      };
+      void store.tasks.create(task);
+      tasks.push({ id: task.id, agent });
+    }
+  });
+  seedTasks(Math.ceil(sessionCount / perTask));
+
+  const seedSessions = database.db.transaction((from: number, to: number) => {
+    const entries = [];
+    for (let i = from; i < to; i++) {
+      const { id: taskId, agent } = tasks[Math.floor(i / perTask)]!;
+      const createdAt = new Date(now - 3_600_000 + (i % 3_000_000));
+      const session = {
+        id: randomUUID(),
+        sessionIndex: `_${randomUUID().replaceAll('-', '')}`,
+        agentId: agent.id,
+        taskId,
+        spEntityId: 'https://sp-assertion-signed.bench.example/saml',
+        nameId: agent.userName,
+        nameIdFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent',
+        assertionId: `_${randomUUID().replaceAll('-', '')}`,
+        authnMethod: 'mtls' as const,
+        createdAt,
+        expiresAt: new Date(createdAt.getTime() + 600_000),
+        lastActivityAt: createdAt,
+        revokedAt: undefined,
+        revokeReason: undefined,
+      };
+      void store.sessions.createIfTaskOpen(session, createdAt);
+      entries.push(
+        entryFromEvent(
+          {
+            event: 'signon.issued',
+            actor: `agent:${agent.userName}`,
+            agent: { id: agent.id, userName: agent.userName, modelHash: 'sha256:9f2c4e1b7a0d', sourceCommit: '3b8e2f1c0a9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f', trainingDataVersion: 'td-2026.11' },
+            taskId,
+            spEntityId: session.spEntityId,
+            assertionId: session.assertionId,
+            sessionId: session.id,
+            details: { authnMethod: 'mtls', flow: 'idp-initiated', scopes: ['invoices:read'], sessionNotOnOrAfter: session.expiresAt.toISOString() },
+          },
+          createdAt,
+        ),
+      );
+    }
+    void store.audit.append(entries);
+  });
+  for (let from = 0; from < sessionCount; from += BATCH) {
+    seedSessions(from, Math.min(sessionCount, from + BATCH));
+    if ((from + BATCH) % 100_000 === 0 || from + BATCH >= sessionCount) progress(`stored ${Math.min(sessionCount, from + BATCH).toLocaleString('en-US')} sessions and their audit entries`);
   }
   // A running IdP's sweeper marks sessions ended as they expire: do its work up front.
   for (;;) {
     const ended = await store.lifecycle.endExpired(new Date(), 50_000);
     if (ended.length === 0) break;
   }
+  database.checkpoint();
   await database.durable();
-  const total = (database.db.prepare('SELECT count(*) FROM sessions').pluck().get() as number) ?? 0;
+  const count = (table: string): number => database.db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number;
+  const totals = { agents: count('agents'), sessions: count('sessions'), audit: count('audit_log') };
   database.close();
-  progress(`sessions table: ${total.toLocaleString('en-US')} rows`);
-  return total;
+  progress(`stored: ${totals.agents.toLocaleString('en-US')} agents, ${totals.sessions.toLocaleString('en-US')} sessions, ${totals.audit.toLocaleString('en-US')} audit entries`);
+  return { agents: totals.agents, sessions: totals.sessions };
 }
 
 function checkTargets(input: {
   loads: Readonly<Record<string, LoadResult>>;
-  baselines: Awaited<ReturnType<typeof runBaselines>>;
+  baselines: Awaited<ReturnType<typeof runBaselines>> & Awaited<ReturnType<typeof runStorageBaselines>>;
   deprovision: readonly DeprovisionTrial[];
   reference: LoadResult;
   scaled: LoadResult;
@@ -520,7 +604,8 @@ function checkTargets(input: {
   ];
 }
 
-main().catch((error: unknown) => {
+main().catch(async (error: unknown) => {
   process.stderr.write(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  await Promise.all([...servers].map((server) => server.stop().catch(() => undefined)));
   process.exit(1);
 });

@@ -12,6 +12,10 @@ export interface ScenarioFigure {
   readonly label: string;
   readonly workers: number;
   readonly load: LoadResult;
+  /** CPU time of every server process (primary and workers) over the run, per response. */
+  readonly serverCpuMicrosPerResponse: number;
+  /** Set when the load was held at this rate: throughput ratios then say nothing. */
+  readonly fixedRate?: number;
 }
 
 export interface DeprovisionTrial {
@@ -54,8 +58,10 @@ export function renderTable(report: BenchReport): string {
   const raw = report.baselines.rawSign!.opsPerSecond;
   const samlify = report.baselines.samlify!.opsPerSecond;
   const lines: string[] = [];
-  lines.push(row(['scenario', 'workers', 'responses/s', 'per core', 'p50 ms', 'p99 ms', '× raw-sign limit (per core)', '× samlify (per core)', 'non-2xx']));
-  lines.push(row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:']));
+  lines.push(
+    row(['scenario', 'workers', 'responses/s', 'per core', 'p50 ms', 'p99 ms', 'server CPU µs/response', '× raw-sign limit (per core)', '× samlify (per core)', 'non-2xx']),
+  );
+  lines.push(row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:']));
   for (const scenario of report.scenarios) {
     const perCore = scenario.load.rps / scenario.workers;
     lines.push(
@@ -66,8 +72,9 @@ export function renderTable(report: BenchReport): string {
         number(perCore),
         number(scenario.load.latencyMs.p50),
         number(scenario.load.latencyMs.p99),
-        number(perCore / raw, 2),
-        number(perCore / samlify, 2),
+        number(scenario.serverCpuMicrosPerResponse),
+        scenario.fixedRate === undefined ? number(perCore / raw, 2) : '(held rate)',
+        scenario.fixedRate === undefined ? number(perCore / samlify, 2) : '(held rate)',
         String(scenario.load.non2xx + scenario.load.errors + scenario.load.timeouts),
       ]),
     );
@@ -81,6 +88,7 @@ export function renderTable(report: BenchReport): string {
         number(baseline.opsPerSecond),
         '',
         '',
+        number(1e6 / baseline.opsPerSecond),
         number(baseline.opsPerSecond / raw, 2),
         number(baseline.opsPerSecond / samlify, 2),
         '',

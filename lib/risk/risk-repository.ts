@@ -1,0 +1,25 @@
+import type { Session } from '../sessions/session.js';
+import type { AgentBaseline } from './baseline.js';
+
+/** What one sign-on reads before it is scored: one indexed read. */
+export interface RiskSnapshot {
+  readonly baseline: AgentBaseline;
+  /** Set by a policy revoke until the owner approves a step-up. */
+  readonly heldSince: Date | undefined;
+  /** Whether any member of the agent's roles has already reached this SP. */
+  readonly spUsedByRoles: boolean;
+}
+
+export interface RiskRepository {
+  load(agentId: string, groupIds: readonly string[], spEntityId: string): Promise<RiskSnapshot>;
+  /**
+   * Stores the baseline after an allowed sign-on: one small write. `rolesToTell` are the
+   * roles that should now count the SP as used (empty when they already do).
+   */
+  learn(agentId: string, baseline: AgentBaseline, rolesToTell: readonly string[], spEntityId: string, at: Date): Promise<void>;
+  /**
+   * A policy revoke: ends every live session of the agent, queues their back-channel
+   * logouts and holds the agent for the owner's review; one transaction.
+   */
+  revokeAgent(agentId: string, at: Date, reason: string): Promise<Session[]>;
+}

@@ -1,0 +1,70 @@
+import type { SqliteDatabase } from './database.js';
+import type { Session } from '../sessions/session.js';
+import { emptyBaseline, type AgentBaseline } from '../risk/baseline.js';
+import type { RiskRepository, RiskSnapshot } from '../risk/risk-repository.js';
+import { optionalFromMillis, toMillis } from './rows.js';
+import { revokeLiveSessions } from './sqlite-sessions.js';
+import { queueLogouts } from './sqlite-logout-outbox.js';
+
+interface SnapshotRow {
+  state: string | null;
+  held_since: number | null;
+  role_sp: number;
+}
+
+export class SqliteRiskRepository implements RiskRepository {
+  private readonly snapshot;
+  private readonly upsert;
+  private readonly roleSp;
+  private readonly hold;
+
+  constructor(private readonly db: SqliteDatabase) {
+    // One statement: the baseline row by primary key and the role lookup by (sp, group) key.
+    this.snapshot = db.prepare<{ agentId: string; groups: string; sp: string }, SnapshotRow>(
+      `SELECT b.state AS state, b.held_since AS held_since,
+              EXISTS (SELECT 1 FROM role_sps r WHERE r.sp_entity_id = @sp AND r.group_id IN (SELECT value FROM json_each(@groups))) AS role_sp
+         FROM (SELECT 1) LEFT JOIN agent_baselines b ON b.agent_id = @agentId`,
+    );
+    this.upsert = db.prepare<[string, string, number]>(
+      `INSERT INTO agent_baselines (agent_id, state, updated_at) VALUES (?, ?, ?)
+       ON CONFLICT (agent_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at`,
+    );
+    this.roleSp = db.prepare<[string, string, number]>('INSERT OR IGNORE INTO role_sps (group_id, sp_entity_id, first_seen_at) VALUES (?, ?, ?)');
+    this.hold = db.prepare<[string, string, number, number]>(
+      `INSERT INTO agent_baselines (agent_id, state, held_since, updated_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (agent_id) DO UPDATE SET held_since = excluded.held_since`,
+    );
+  }
+
+  async load(agentId: string, groupIds: readonly string[], spEntityId: string): Promise<RiskSnapshot> {
+    const row = this.snapshot.get({ agentId, groups: JSON.stringify(groupIds), sp: spEntityId })!;
+    return {
+      baseline: row.state === null ? emptyBaseline() : (JSON.parse(row.state) as AgentBaseline),
+      heldSince: optionalFromMillis(row.held_since),
+      spUsedByRoles: row.role_sp === 1,
+    };
+  }
+
+  async learn(agentId: string, baseline: AgentBaseline, rolesToTell: readonly string[], spEntityId: string, at: Date): Promise<void> {
+    const state = JSON.stringify(baseline);
+    if (rolesToTell.length === 0) {
+      this.upsert.run(agentId, state, toMillis(at));
+      return;
+    }
+    this.db.transaction(() => {
+      this.upsert.run(agentId, state, toMillis(at));
+      for (const group of rolesToTell) this.roleSp.run(group, spEntityId, toMillis(at));
+    })();
+  }
+
+  async revokeAgent(agentId: string, at: Date, reason: string): Promise<Session[]> {
+    return this.db
+      .transaction(() => {
+        const sessions = revokeLiveSessions(this.db, 'agent_id', agentId, at, reason);
+        queueLogouts(this.db, sessions, reason, at);
+        this.hold.run(agentId, JSON.stringify(emptyBaseline()), toMillis(at), toMillis(at));
+        return sessions;
+      })
+      .immediate();
+  }
+}
