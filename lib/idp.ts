@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -6,7 +7,7 @@ import type { Express } from 'express';
 import type { Config } from './config/index.js';
 import { systemClock, type Clock } from './common/clock.js';
 import { createLogger, type Logger } from './common/log.js';
-import { openGroupCommitDatabase, openSqliteStore, sqliteStore, withBatchedWrites, type Store } from './store/index.js';
+import { openGroupCommitDatabase, openSqliteStore, sqliteStore, startCheckpointThread, withBatchedWrites, type Store } from './store/index.js';
 import { loadKeyEncryptionKey, loadOrCreateIdpKeys, rotateIfDue, type IdpKeys, type KeyTransition } from './keys/index.js';
 import { createAgentAuthenticator } from './agents/index.js';
 import { AuditCheckpointer, chainedAuditLog, type AuditLog, type ChainedAuditLog } from './audit/index.js';
@@ -67,8 +68,13 @@ export const TLS_CERTIFICATE_FILE = 'tls-certificate.pem';
 
 const REPLAY_PURGE_INTERVAL_MS = 60_000;
 const REPLAY_PURGE_BATCH = 10_000;
-/** The sign-on connections never checkpoint inside a commit: one process does it on this timer. */
-const WAL_CHECKPOINT_INTERVAL_MS = 200;
+/**
+ * The sign-on connections never checkpoint inside a commit: a thread of one process does it on
+ * this timer. Each checkpoint ends with an fsync of the database file that the sign-ons' own WAL
+ * syncs queue behind; measured at 300 sign-ons/s, p99 was 79 ms with checkpoints every 200 ms,
+ * 49 ms every second, 30-45 ms every 5 s.
+ */
+const WAL_CHECKPOINT_INTERVAL_MS = 5_000;
 /** How often a process re-reads the key table (rollover steps, keys published by another process). */
 const KEY_MAINTENANCE_INTERVAL_MS = 30_000;
 const CHECKPOINT_TICK_MAX_MS = 60_000;
@@ -94,6 +100,8 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
       ...signOnRepositories,
       sessions: withBatchedWrites(signOnRepositories.sessions, ['openOrRefresh', 'createIfTaskOpen'], signOnDb),
       replay: withBatchedWrites(signOnRepositories.replay, ['checkAndStore'], signOnDb),
+      // The audit log's own per-turn batch joins the same transaction: one commit per turn, not two.
+      audit: withBatchedWrites(signOnRepositories.audit, ['append'], signOnDb),
     };
     const signOnAuditLog = chainedAuditLog({ store: signOnStore.audit, clock, logger });
     // Sign-on's audit entry is its last write: once it is durable, so is the session before it.
@@ -257,15 +265,13 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
       });
     }, REPLAY_PURGE_INTERVAL_MS);
     purge.unref();
-    const walCheckpoint = setInterval(() => {
-      if (!runsSingletonJobs) return;
-      try {
-        signOnDb.checkpoint();
-      } catch (error) {
-        logger.error('store.checkpoint_failed', { error: String(error) });
-      }
-    }, WAL_CHECKPOINT_INTERVAL_MS);
-    walCheckpoint.unref();
+    const walCheckpoints = runsSingletonJobs
+      ? startCheckpointThread({
+          dataDir: config.dataDir,
+          intervalMs: WAL_CHECKPOINT_INTERVAL_MS,
+          onError: (message) => logger.error('store.checkpoint_failed', { error: message }),
+        })
+      : undefined;
     if (runsSingletonJobs) sweeper.start(config.sessions.sweepIntervalSeconds);
     // Deliveries left pending by the last run (an SP that was down, a crash) go out now.
     await logoutFanOut.start();
@@ -284,7 +290,7 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
       if (closed) return;
       closed = true;
       clearInterval(purge);
-      clearInterval(walCheckpoint);
+      void walCheckpoints?.stop();
       for (const timer of background) clearInterval(timer);
       void sweeper.stop();
       void logoutFanOut.stop();
@@ -385,6 +391,9 @@ export async function startIdp(options: IdpOptions): Promise<RunningIdp> {
     },
     idp.app,
   );
+  // No renegotiation: a connection's client certificate is read once (agents/peer-certificate.ts),
+  // and client-initiated renegotiation is a cheap way to make a server do expensive handshakes.
+  server.on('secureConnection', (socket: TLSSocket) => socket.disableRenegotiation());
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   server.requestTimeout = 30_000;

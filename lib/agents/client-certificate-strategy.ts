@@ -1,12 +1,12 @@
 import type { Request } from 'express';
 import type { TLSSocket } from 'node:tls';
-import { createHash, X509Certificate } from 'node:crypto';
 import { AsyncStrategy } from '../common/async-strategy.js';
 import { TesseraError } from '../common/errors.js';
 import type { Clock } from '../common/clock.js';
 import type { AgentRepository } from './agent-repository.js';
 import type { AuthenticatedAgent } from './authenticated-agent.js';
 import { assertCertificateCurrent } from './certificate-validity.js';
+import { peerCertificateOf } from './peer-certificate.js';
 import { assertCredentialFresh, retiredCredentialError, type CredentialPolicy } from './credential-policy.js';
 
 /**
@@ -22,11 +22,9 @@ export class ClientCertificateStrategy extends AsyncStrategy<AuthenticatedAgent>
   }
 
   protected async verify(req: Request): Promise<AuthenticatedAgent | undefined> {
-    const socket = req.socket as Partial<TLSSocket>;
-    const peer = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate(false) : undefined;
-    if (!peer || !peer.raw || peer.raw.length === 0) return undefined;
-
-    const thumbprint = createHash('sha256').update(peer.raw).digest('hex');
+    const peer = peerCertificateOf(req.socket as Partial<TLSSocket>);
+    if (!peer) return undefined;
+    const { thumbprint } = peer;
     const found = await this.deps.agents.findByCertificate(thumbprint);
     if (!found) {
       const known = await this.deps.credentials.repository.find(thumbprint);
@@ -36,7 +34,7 @@ export class ClientCertificateStrategy extends AsyncStrategy<AuthenticatedAgent>
       });
     }
     const now = this.deps.clock.now();
-    assertCertificateCurrent(new X509Certificate(peer.raw), now);
+    assertCertificateCurrent(peer, now);
     assertCredentialFresh(found.certificate, now, this.deps.credentials.maxAgeSeconds);
     return { agent: found.agent, method: 'mtls', credentialId: thumbprint };
   }

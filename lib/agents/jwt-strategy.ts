@@ -1,8 +1,8 @@
 import type { Request } from 'express';
-import { X509Certificate } from 'node:crypto';
 import { compactVerify, decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { AsyncStrategy } from '../common/async-strategy.js';
 import { TesseraError } from '../common/errors.js';
+import { parsedCertificate } from '../common/parsed-certificates.js';
 import type { Clock } from '../common/clock.js';
 import type { ReplayCache } from '../common/replay-cache.js';
 import type { Agent, AgentCertificate } from './agent.js';
@@ -91,7 +91,7 @@ export class AgentJwtStrategy extends AsyncStrategy<AuthenticatedAgent> {
     const candidates = this.candidateCertificates(token, agent);
     const { settings } = this.deps;
     for (const candidate of candidates) {
-      const certificate = new X509Certificate(candidate.pem);
+      const certificate = parsedCertificate(candidate.pem);
       try {
         const { payload } = await jwtVerify(token, certificate.publicKey, {
           algorithms: AGENT_JWT_ALGORITHMS,
@@ -120,7 +120,7 @@ export class AgentJwtStrategy extends AsyncStrategy<AuthenticatedAgent> {
   private async refuseIfSignedByRetired(token: string, agent: Agent): Promise<void> {
     for (const retired of this.candidateCertificates(token, agent, 'retired')) {
       try {
-        await compactVerify(token, new X509Certificate(retired.pem).publicKey, { algorithms: AGENT_JWT_ALGORITHMS });
+        await compactVerify(token, parsedCertificate(retired.pem).publicKey, { algorithms: AGENT_JWT_ALGORITHMS });
       } catch {
         continue;
       }

@@ -13,9 +13,36 @@ export interface Logger {
 
 export type LogSink = (line: string, level: LogLevel) => void;
 
+/*
+ * Event lines are written once per turn of the event loop, not once per line:
+ * a busy server logs several lines per request, and each write to a file or
+ * pipe is a system call. Warnings and errors go out at once (after the event
+ * lines before them), and whatever is pending is written when the process exits.
+ */
+let pendingEvents: string[] = [];
+let flushScheduled = false;
+
+function flushEvents(): void {
+  flushScheduled = false;
+  if (pendingEvents.length === 0) return;
+  const text = pendingEvents.join('');
+  pendingEvents = [];
+  process.stdout.write(text);
+}
+
+process.once('exit', flushEvents);
+
 const defaultSink: LogSink = (line, level) => {
-  const stream = level === 'warn' || level === 'error' ? process.stderr : process.stdout;
-  stream.write(line + '\n');
+  if (level === 'warn' || level === 'error') {
+    flushEvents();
+    process.stderr.write(line + '\n');
+    return;
+  }
+  pendingEvents.push(line + '\n');
+  if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(flushEvents);
+  }
 };
 
 export function createLogger(options: { sink?: LogSink; base?: LogFields; minLevel?: LogLevel } = {}): Logger {

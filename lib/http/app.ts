@@ -17,6 +17,8 @@ export function createApp(routes: AppRoutes, logger: Logger, metrics: Metrics): 
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   app.set('query parser', 'simple');
+  // No ETag hashed over every body: sign-on answers are single-use and no-store, and SCIM sets its own (meta.version).
+  app.set('etag', false);
   app.use(requestLog(logger, metrics));
   app.use(securityHeaders);
 

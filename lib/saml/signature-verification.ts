@@ -10,6 +10,7 @@ import { SignedXml } from 'xml-crypto';
 import type { HashAlgorithm, SignatureAlgorithm } from 'xml-crypto';
 import type { Document, Element, Node } from '@xmldom/xmldom';
 import { TesseraError } from '../common/errors.js';
+import { parsedCertificate } from '../common/parsed-certificates.js';
 import { NS, attribute, childElements, descendantElements, descendantsNamed, isNamed, rootElement } from './xml.js';
 
 type HashName = 'sha256' | 'sha384' | 'sha512';
@@ -47,7 +48,7 @@ function invalid(message: string, internalDetail?: string): TesseraError {
 
 function publicKeys(certificates: readonly string[]): KeyObject[] {
   if (certificates.length === 0) throw invalid('the request is signed but the SP has no registered signing certificate');
-  return certificates.map((pem) => new X509Certificate(pem).publicKey);
+  return certificates.map((pem) => parsedCertificate(pem).publicKey);
 }
 
 /**
@@ -55,7 +56,7 @@ function publicKeys(certificates: readonly string[]): KeyObject[] {
  * DER; the key type must match the algorithm so an RSA URI can never be checked with an EC key.
  */
 function verifyWith(spec: SignatureAlgorithmSpec, data: Buffer, key: KeyLike, signature: Buffer): boolean {
-  const keyObject = key instanceof KeyObject ? key : new X509Certificate(key).publicKey;
+  const keyObject = key instanceof KeyObject ? key : typeof key === 'string' ? parsedCertificate(key).publicKey : new X509Certificate(key).publicKey;
   if (keyObject.asymmetricKeyType !== spec.keyType) return false;
   try {
     return spec.keyType === 'ec'

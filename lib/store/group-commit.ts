@@ -1,6 +1,7 @@
 import { closeSync, fdatasync, fsyncSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { openDatabase, DATABASE_FILE, type SqliteDatabase } from './database.js';
+import { checkpointWal, RESTART_WAL_BYTES, type CheckpointResult } from './wal-checkpoint.js';
 
 /*
  * Group commit for the sign-on path.
@@ -20,32 +21,22 @@ import { openDatabase, DATABASE_FILE, type SqliteDatabase } from './database.js'
  * synced after each commit"), with the sync taken off the event loop and out
  * of the write lock, and paid once per batch instead of once per commit.
  *
- * Checkpoints are taken off the request path too (checkpoint()).
+ * Checkpoints are taken off the request path too (wal-checkpoint.ts).
  *
  * The WAL file cannot be replaced under the descriptor: SQLite deletes it only
  * when the last connection closes, and this connection is open while the
  * descriptor is.
  */
 
-const RESTART_WAL_BYTES = 64 * 1024 * 1024;
-const RESTART_WAIT_MS = 25;
-
 export interface GroupCommitDatabase {
   readonly db: SqliteDatabase;
   /** Resolves once every commit this connection made before the call is on disk. Rejects if the sync fails. */
   durable(): Promise<void>;
   /**
-   * Copies committed WAL pages into the database file without blocking writers
-   * (PASSIVE). This connection never checkpoints on its own: run this on a timer
-   * in the process that runs the background jobs.
-   *
-   * Under a steady stream of commits a WAL is seldom entirely copied at the
-   * moment a writer starts, which is when SQLite would start it over, so it
-   * keeps growing. Past RESTART_WAL_BYTES this also asks for a RESTART
-   * checkpoint, which holds writers back until the readers of the old WAL are
-   * done: given at most RESTART_WAIT_MS, and tried again later if that is not enough.
+   * A checkpoint now, on this connection (wal-checkpoint.ts checkpointWal). This
+   * connection never checkpoints on its own; servers leave it to a checkpoint thread.
    */
-  checkpoint(): { readonly walPages: number; readonly checkpointed: number; readonly restarted: boolean };
+  checkpoint(): CheckpointResult;
   /**
    * Runs a repository write (one of this connection's repositories) together
    * with the others queued in the same turn of the event loop, in one IMMEDIATE
@@ -55,6 +46,15 @@ export interface GroupCommitDatabase {
    */
   batch<T>(write: () => Promise<T>): Promise<T>;
   close(): void;
+}
+
+/** Immediate retries of a busy batch before retrying on a 1 ms timer; the total is bounded like SQLite's own 5 s wait. */
+const IMMEDIATE_BUSY_RETRIES = 50;
+const MAX_BUSY_RETRIES = IMMEDIATE_BUSY_RETRIES + 5_000;
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_BUSY' || (typeof code === 'string' && code.startsWith('SQLITE_BUSY_'));
 }
 
 interface Waiters {
@@ -78,13 +78,10 @@ export function openGroupCommitDatabase(dataDir: string, options: { readonly res
   const db = openDatabase(dataDir, { synchronous: 'NORMAL' });
   // An automatic checkpoint runs inside whichever commit crosses the threshold: it copies
   // the WAL into the database and syncs both, blocking that request's event loop for
-  // milliseconds. The sign-on path leaves checkpoints to checkpoint(), off its commits.
+  // milliseconds. The sign-on path leaves checkpoints to a thread (wal-checkpoint.ts).
   db.pragma('wal_autocheckpoint = 0');
   // A restarted WAL is cut back to this size, so one burst does not keep its disk space forever.
   db.pragma(`journal_size_limit = ${restartWalBytes}`);
-  const pageSize = db.pragma('page_size', { simple: true }) as number;
-  const walCheckpoint = (mode: 'PASSIVE' | 'RESTART') =>
-    (db.pragma(`wal_checkpoint(${mode})`) as Array<{ busy: number; log: number; checkpointed: number }>)[0] ?? { busy: 0, log: 0, checkpointed: 0 };
   const walPath = path.join(dataDir, `${DATABASE_FILE}-wal`);
   // total_changes() counts every row this connection has written: a commit counter that costs one step.
   const changes = db.prepare<[], number>('SELECT total_changes()').pluck();
@@ -149,18 +146,38 @@ export function openGroupCommitDatabase(dataDir: string, options: { readonly res
       }
     }),
   );
+  const busyTimeout = db.pragma('busy_timeout', { simple: true }) as number;
+  let busyRetries = 0;
   const flushQueued = (): void => {
     const batch = queued;
     queued = [];
     let outcomes: Array<Promise<unknown>>;
+    // Another process (a second worker) may hold the write lock. SQLite's busy handler would
+    // sleep on this event loop (1 ms, 2 ms, 5 ms …) with every request of this process waiting;
+    // instead the lock is tried once and, if taken, the batch waits its turn asynchronously.
+    db.pragma('busy_timeout = 0');
     try {
       // better-sqlite3 runs each repository method's statements synchronously, inside this
       // transaction; a method that awaited before writing would simply commit on its own.
       outcomes = runQueued.immediate(batch.map((item) => item.write));
     } catch (error) {
+      // Nothing of the batch is committed when BEGIN or COMMIT reports the database busy: run it again.
+      if (isBusy(error) && busyRetries < MAX_BUSY_RETRIES) {
+        busyRetries += 1;
+        queued = batch.concat(queued);
+        // A few immediate retries (the other writer holds the lock for well under a millisecond), then timer steps.
+        if (busyRetries <= IMMEDIATE_BUSY_RETRIES) setImmediate(flushQueued);
+        else setTimeout(flushQueued, 1);
+        return;
+      }
+      busyRetries = 0;
       for (const item of batch) item.reject(error);
+      if (queued.length > 0) setImmediate(flushQueued);
       return;
+    } finally {
+      db.pragma(`busy_timeout = ${busyTimeout}`);
     }
+    busyRetries = 0;
     batch.forEach((item, i) => outcomes[i]!.then(item.resolve, item.reject));
   };
 
@@ -168,7 +185,8 @@ export function openGroupCommitDatabase(dataDir: string, options: { readonly res
     db,
     batch<T>(write: () => Promise<T>): Promise<T> {
       return new Promise<T>((resolve, reject) => {
-        if (queued.length === 0) setImmediate(flushQueued);
+        // A batch waiting for the lock (busyRetries > 0) already has its retry scheduled.
+        if (queued.length === 0 && busyRetries === 0) setImmediate(flushQueued);
         queued.push({ write, resolve: resolve as (value: unknown) => void, reject });
       });
     },
@@ -185,16 +203,7 @@ export function openGroupCommitDatabase(dataDir: string, options: { readonly res
       return group.promise;
     },
     checkpoint() {
-      const passive = walCheckpoint('PASSIVE');
-      if (passive.log * pageSize < restartWalBytes) return { walPages: passive.log, checkpointed: passive.checkpointed, restarted: false };
-      const busyTimeout = db.pragma('busy_timeout', { simple: true }) as number;
-      db.pragma(`busy_timeout = ${RESTART_WAIT_MS}`);
-      try {
-        const restart = walCheckpoint('RESTART');
-        return { walPages: restart.log, checkpointed: restart.checkpointed, restarted: restart.busy === 0 };
-      } finally {
-        db.pragma(`busy_timeout = ${busyTimeout}`);
-      }
+      return checkpointWal(db, restartWalBytes);
     },
     close(): void {
       if (fd !== undefined) closeSync(fd);
