@@ -7,6 +7,9 @@ export type SqliteDatabase = Database.Database;
 
 export const DATABASE_FILE = 'tessera.db';
 
+const PAGE_CACHE_KIB = 64 * 1024;
+const MMAP_BYTES = 1024 * 1024 * 1024;
+
 export interface OpenDatabaseOptions {
   /**
    * FULL (the default) syncs the WAL at every commit. NORMAL leaves that to the
@@ -25,6 +28,11 @@ export function openDatabase(dataDir: string, options: OpenDatabaseOptions = {})
   db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
+  // SQLite's default page cache is 2 MiB per connection: a sign-on touches a dozen index pages
+  // at random keys (sessions, audit log), which then come back through a read() each time.
+  // A larger cache and memory-mapped reads keep the hot pages in this process.
+  db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
+  db.pragma(`mmap_size = ${MMAP_BYTES}`);
   applyMigrations(db);
   return db;
 }

@@ -1,5 +1,6 @@
 import { openDatabase, type SqliteDatabase } from './database.js';
 import { SqliteAgentRepository } from './sqlite-agents.js';
+import { DirectoryCache } from './directory-cache.js';
 import { SqliteGroupRepository } from './sqlite-groups.js';
 import { SqliteLogoutOutbox } from './sqlite-logout-outbox.js';
 import { SqliteKeyRepository } from './sqlite-keys.js';
@@ -54,8 +55,9 @@ export function openSqliteStore(dataDir: string): Store {
 }
 
 export function sqliteStore(db: SqliteDatabase): Store {
+  const directory = new DirectoryCache(db);
   return {
-    agents: new SqliteAgentRepository(db),
+    agents: new SqliteAgentRepository(db, directory),
     groups: new SqliteGroupRepository(db),
     logoutOutbox: new SqliteLogoutOutbox(db),
     tasks: new SqliteTaskRepository(db),
@@ -63,7 +65,7 @@ export function sqliteStore(db: SqliteDatabase): Store {
     lifecycle: new SqliteSessionLifecycle(db),
     audit: new SqliteAuditStore(db),
     credentials: new SqliteCredentialRepository(db),
-    serviceProviders: new SqliteServiceProviderRepository(db),
+    serviceProviders: new SqliteServiceProviderRepository(db, directory),
     tokens: new SqliteTokenRepository(db),
     keys: new SqliteKeyRepository(db),
     replay: new SqliteReplayCache(db),

@@ -1,4 +1,5 @@
 import type { SqliteDatabase } from './database.js';
+import { DirectoryCache } from './directory-cache.js';
 import { unionOfScopes, type Agent, type AgentCertificate, type AgentGroup, type AgentProfile, type AgentWrite, type NewAgent } from '../agents/agent.js';
 import type { AgentChangeResult, AgentEndResult, AgentRepository } from '../agents/agent-repository.js';
 import type { Session } from '../sessions/session.js';
@@ -65,7 +66,10 @@ export class SqliteAgentRepository implements AgentRepository {
   private readonly deleteAgent;
   private readonly cancelOpenTasks;
 
-  constructor(private readonly db: SqliteDatabase) {
+  constructor(
+    private readonly db: SqliteDatabase,
+    private readonly directory: DirectoryCache = new DirectoryCache(db),
+  ) {
     this.insertAgent = db.prepare(
       `INSERT INTO agents (id, user_name, user_name_key, active, external_id, profile, extra_attributes, version, created_at, updated_at)
        VALUES (@id, @userName, @userNameKey, @active, @externalId, @profile, @extraAttributes, 1, @at, @at)`,
@@ -173,21 +177,28 @@ export class SqliteAgentRepository implements AgentRepository {
     return row ? this.hydrate(row) : undefined;
   }
 
+  /** The sign-on lookup (JWT agents): kept in memory while the directory is unchanged. */
   async getByUserName(userName: string): Promise<Agent | undefined> {
-    const row = this.byUserName.get(userNameKey(userName));
-    return row ? this.hydrate(row) : undefined;
+    const key = userNameKey(userName);
+    return this.directory.lookup('agent-by-user-name', key, () => {
+      const row = this.byUserName.get(key);
+      return row ? this.hydrate(row) : undefined;
+    });
   }
 
   async list(): Promise<Agent[]> {
     return this.db.transaction(() => this.all.all().map((row) => this.hydrate(row)))();
   }
 
+  /** The sign-on lookup (mTLS agents): kept in memory while the directory is unchanged. */
   async findByCertificate(thumbprint: string): Promise<{ agent: Agent; certificate: AgentCertificate } | undefined> {
-    const certificateRow = this.certificateByThumbprint.get(thumbprint);
-    if (!certificateRow) return undefined;
-    const agentRow = this.byId.get(certificateRow.agent_id);
-    if (!agentRow) return undefined;
-    return { agent: this.hydrate(agentRow), certificate: certificateFromRow(certificateRow) };
+    return this.directory.lookup('agent-by-certificate', thumbprint, () => {
+      const certificateRow = this.certificateByThumbprint.get(thumbprint);
+      if (!certificateRow) return undefined;
+      const agentRow = this.byId.get(certificateRow.agent_id);
+      if (!agentRow) return undefined;
+      return { agent: this.hydrate(agentRow), certificate: certificateFromRow(certificateRow) };
+    });
   }
 
   async replace(id: string, agent: AgentWrite, at: Date, expectedVersion: number | undefined): Promise<AgentChangeResult | undefined> {

@@ -1,4 +1,5 @@
 import type { SqliteDatabase } from './database.js';
+import { DirectoryCache } from './directory-cache.js';
 import type { ServiceProvider } from '../saml/service-provider.js';
 import type { ServiceProviderRepository } from '../saml/sp-repository.js';
 import { TesseraError } from '../common/errors.js';
@@ -29,7 +30,10 @@ export class SqliteServiceProviderRepository implements ServiceProviderRepositor
   private readonly all;
   private readonly remove_;
 
-  constructor(private readonly db: SqliteDatabase) {
+  constructor(
+    private readonly db: SqliteDatabase,
+    private readonly directory: DirectoryCache = new DirectoryCache(db),
+  ) {
     const columns = '(entity_id, document, metadata_xml, registered_at) VALUES (@entityId, @document, @metadataXml, @registeredAt)';
     this.insert = db.prepare(`INSERT INTO service_providers ${columns}`);
     this.upsert = db.prepare(`INSERT OR REPLACE INTO service_providers ${columns}`);
@@ -51,9 +55,12 @@ export class SqliteServiceProviderRepository implements ServiceProviderRepositor
     }).immediate();
   }
 
+  /** Every sign-on names its SP: kept in memory while the directory is unchanged. */
   async get(entityId: string): Promise<ServiceProvider | undefined> {
-    const row = this.byId.get(entityId);
-    return row ? spFromRow(row) : undefined;
+    return this.directory.lookup('sp', entityId, () => {
+      const row = this.byId.get(entityId);
+      return row ? spFromRow(row) : undefined;
+    });
   }
 
   async list(): Promise<ServiceProvider[]> {
