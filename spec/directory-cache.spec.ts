@@ -34,7 +34,9 @@ describe('directory cache', function () {
     });
     afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-    it('loads once while unchanged, again after another connection changes a directory table, and never caches a miss', () => {
+    const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+    it('loads once while unchanged, again (from the next turn on) after another connection changes a directory table, and never caches a miss', async () => {
       const db = openDatabase(dir);
       const other = openDatabase(dir);
       try {
@@ -50,6 +52,7 @@ describe('directory cache', function () {
 
         // A table outside the directory does not invalidate.
         other.prepare('INSERT INTO replay_cache (namespace, id, expires_at) VALUES (?, ?, ?)').run('ns', 'x', Date.now() + 60_000);
+        await nextTurn();
         assert.deepEqual(cache.lookup('kind', 'k', load), { loaded: 1 });
 
         for (const change of [
@@ -59,6 +62,7 @@ describe('directory cache', function () {
         ]) {
           const before: number = loads;
           change();
+          await nextTurn();
           cache.lookup('kind', 'k', load);
           assert.equal(loads, before + 1, 'a committed directory change must be seen by the next lookup');
         }

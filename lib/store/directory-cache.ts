@@ -12,8 +12,18 @@ import type { SqliteDatabase } from './database.js';
  *
  * The version is read before the data: a change that commits between the two
  * reads leaves the entry filed under the older version, which the next lookup
- * no longer matches. So an entry is never newer than it claims, and never served
- * after a change was committed and seen. Misses are not cached.
+ * no longer matches. So an entry is never newer than it claims. Misses are not
+ * cached.
+ *
+ * The version is read once per turn of the event loop, not once per lookup:
+ * reading it is a read transaction of its own (file locks, several system
+ * calls), and a busy server handles many sign-ons per turn. A change committed
+ * during a turn is therefore seen from the next turn on. Requests handled in
+ * the same turn as the change were already in flight when it committed, so
+ * answering them as if they came first is a valid order; a client that waits
+ * for the change's answer before it signs on is read in a later turn. The
+ * session write re-checks, atomically, that the agent is active and the task
+ * open whatever this cache says.
  */
 
 /** More entries than this and the cache starts over: bounded whatever the fleet size. */
@@ -22,6 +32,10 @@ const MAX_ENTRIES_PER_KIND = 20_000;
 export class DirectoryCache {
   private readonly versionQuery;
   private seenVersion: number | undefined;
+  private versionReadThisTurn = false;
+  private readonly endTurn = (): void => {
+    this.versionReadThisTurn = false;
+  };
   private readonly kinds = new Map<string, Map<string, unknown>>();
 
   constructor(db: SqliteDatabase) {
@@ -30,10 +44,14 @@ export class DirectoryCache {
 
   /** What `load` returns for `key` of `kind`, from memory if the directory has not changed since it was loaded. */
   lookup<T>(kind: string, key: string, load: () => T | undefined): T | undefined {
-    const version = this.versionQuery.get();
-    if (version !== this.seenVersion) {
-      this.kinds.clear();
-      this.seenVersion = version;
+    if (!this.versionReadThisTurn) {
+      const version = this.versionQuery.get();
+      if (version !== this.seenVersion) {
+        this.kinds.clear();
+        this.seenVersion = version;
+      }
+      this.versionReadThisTurn = true;
+      setImmediate(this.endTurn);
     }
     let entries = this.kinds.get(kind) as Map<string, T> | undefined;
     const hit = entries?.get(key);
