@@ -265,11 +265,25 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
       });
     }, REPLAY_PURGE_INTERVAL_MS);
     purge.unref();
+    // Without its thread the WAL would grow without bound (the sign-on connection never checkpoints
+    // on its own): should the thread end unasked, checkpoints go on from this event loop instead.
+    let fallbackCheckpoints: NodeJS.Timeout | undefined;
     const walCheckpoints = runsSingletonJobs
       ? startCheckpointThread({
           dataDir: config.dataDir,
           intervalMs: WAL_CHECKPOINT_INTERVAL_MS,
           onError: (message) => logger.error('store.checkpoint_failed', { error: message }),
+          onUnexpectedExit: () => {
+            logger.error('store.checkpoint_thread_ended', { fallback: 'event loop' });
+            fallbackCheckpoints = setInterval(() => {
+              try {
+                signOnDb.checkpoint();
+              } catch (error) {
+                logger.error('store.checkpoint_failed', { error: String(error) });
+              }
+            }, WAL_CHECKPOINT_INTERVAL_MS);
+            fallbackCheckpoints.unref();
+          },
         })
       : undefined;
     if (runsSingletonJobs) sweeper.start(config.sessions.sweepIntervalSeconds);
@@ -290,6 +304,7 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
       if (closed) return;
       closed = true;
       clearInterval(purge);
+      clearInterval(fallbackCheckpoints);
       void walCheckpoints?.stop();
       for (const timer of background) clearInterval(timer);
       void sweeper.stop();
@@ -319,6 +334,7 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
           await auditLog.flush();
           await signOnAuditLog.flush();
           await auditCheckpoints.checkpoint('shutdown');
+          await walCheckpoints?.stop();
         } catch (error) {
           logger.error('server.shutdown_incomplete', { error: String(error) });
         } finally {
@@ -393,7 +409,12 @@ export async function startIdp(options: IdpOptions): Promise<RunningIdp> {
   );
   // No renegotiation: a connection's client certificate is read once (agents/peer-certificate.ts),
   // and client-initiated renegotiation is a cheap way to make a server do expensive handshakes.
-  server.on('secureConnection', (socket: TLSSocket) => socket.disableRenegotiation());
+  server.on('secureConnection', (socket: TLSSocket) => {
+    socket.disableRenegotiation();
+    // A refused renegotiation surfaces as a socket error: the connection ends here, whatever
+    // 'clientError' handling the HTTP server has.
+    socket.on('error', () => socket.destroy());
+  });
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   server.requestTimeout = 30_000;

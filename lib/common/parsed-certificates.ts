@@ -16,7 +16,8 @@ export interface ParsedCertificate {
   readonly validToMs: number;
 }
 
-const MAX_ENTRIES = 4_096;
+/** How many parsed certificates are kept (exported for the eviction test). */
+export const MAX_ENTRIES = 4_096;
 const cache = new Map<string, ParsedCertificate>();
 
 function parse(source: string | Buffer): ParsedCertificate {

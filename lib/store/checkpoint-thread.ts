@@ -17,22 +17,36 @@ interface CheckpointThreadData {
 }
 
 const settings = workerData as CheckpointThreadData;
-const db = new Database(path.join(settings.dataDir, DATABASE_FILE), { fileMustExist: true });
-db.pragma('busy_timeout = 5000');
-// The checkpoint syncs the WAL before copying and the database file after: durability does not depend on this setting.
-db.pragma('synchronous = NORMAL');
 
-const timer = setInterval(() => {
+function open(): Database.Database | undefined {
   try {
-    checkpointWal(db, settings.restartWalBytes);
+    const db = new Database(path.join(settings.dataDir, DATABASE_FILE), { fileMustExist: true });
+    db.pragma('busy_timeout = 5000');
+    // The checkpoint syncs the WAL before copying and the database file after: durability does not depend on this setting.
+    db.pragma('synchronous = NORMAL');
+    return db;
   } catch (error) {
-    parentPort?.postMessage({ error: `WAL checkpoint failed: ${String(error)}` });
+    // Thrown out of the thread, a SqliteError reaches the parent as a bare { code }: send its message instead.
+    parentPort?.postMessage({ error: `WAL checkpoint thread cannot open the database: ${String(error)}` });
+    return undefined;
   }
-}, settings.intervalMs);
+}
 
-parentPort?.on('message', (message: unknown) => {
-  if (message !== 'stop') return;
-  clearInterval(timer);
-  db.close();
-  parentPort?.close();
-});
+const db = open();
+// Without a connection the thread has nothing to wait for and ends; stop() then finds it gone.
+if (db) {
+  const timer = setInterval(() => {
+    try {
+      checkpointWal(db, settings.restartWalBytes);
+    } catch (error) {
+      parentPort?.postMessage({ error: `WAL checkpoint failed: ${String(error)}` });
+    }
+  }, settings.intervalMs);
+
+  parentPort?.on('message', (message: unknown) => {
+    if (message !== 'stop') return;
+    clearInterval(timer);
+    db.close();
+    parentPort?.close();
+  });
+}

@@ -48,9 +48,10 @@ export interface GroupCommitDatabase {
   close(): void;
 }
 
-/** Immediate retries of a busy batch before retrying on a 1 ms timer; the total is bounded like SQLite's own 5 s wait. */
+/** Immediate retries of a busy batch before retrying on a 1 ms timer. */
 const IMMEDIATE_BUSY_RETRIES = 50;
-const MAX_BUSY_RETRIES = IMMEDIATE_BUSY_RETRIES + 5_000;
+/** A batch waits for the write lock at most this long, as SQLite's own busy timeout would. */
+const MAX_BUSY_WAIT_MS = 5_000;
 
 function isBusy(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
@@ -148,6 +149,7 @@ export function openGroupCommitDatabase(dataDir: string, options: { readonly res
   );
   const busyTimeout = db.pragma('busy_timeout', { simple: true }) as number;
   let busyRetries = 0;
+  let busySince = 0;
   const flushQueued = (): void => {
     const batch = queued;
     queued = [];
@@ -162,7 +164,8 @@ export function openGroupCommitDatabase(dataDir: string, options: { readonly res
       outcomes = runQueued.immediate(batch.map((item) => item.write));
     } catch (error) {
       // Nothing of the batch is committed when BEGIN or COMMIT reports the database busy: run it again.
-      if (isBusy(error) && busyRetries < MAX_BUSY_RETRIES) {
+      if (isBusy(error) && (busyRetries === 0 || performance.now() - busySince < MAX_BUSY_WAIT_MS)) {
+        if (busyRetries === 0) busySince = performance.now();
         busyRetries += 1;
         queued = batch.concat(queued);
         // A few immediate retries (the other writer holds the lock for well under a millisecond), then timer steps.

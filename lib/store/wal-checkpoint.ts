@@ -56,6 +56,8 @@ export function startCheckpointThread(options: {
   readonly intervalMs: number;
   readonly restartWalBytes?: number;
   readonly onError: (message: string) => void;
+  /** The thread ended although nobody stopped it (it could not open the database, or crashed). */
+  readonly onUnexpectedExit?: () => void;
 }): CheckpointThread {
   const worker = new Worker(new URL('./checkpoint-thread.js', import.meta.url), {
     workerData: { dataDir: options.dataDir, intervalMs: options.intervalMs, restartWalBytes: options.restartWalBytes ?? RESTART_WAL_BYTES },
@@ -65,9 +67,16 @@ export function startCheckpointThread(options: {
     if (message.error) options.onError(message.error);
   });
   worker.on('error', (error) => options.onError(String(error)));
-  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  let stopping = false;
+  const exited = new Promise<void>((resolve) =>
+    worker.once('exit', () => {
+      if (!stopping) options.onUnexpectedExit?.();
+      resolve();
+    }),
+  );
   return {
     stop: async () => {
+      stopping = true;
       worker.postMessage('stop');
       const force = setTimeout(() => void worker.terminate(), 5_000);
       await exited;
