@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID, sign } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 import type { SigningKey } from '../../lib/keys/index.js';
 import { entryFromEvent } from '../../lib/audit/index.js';
 import { openGroupCommitDatabase, sqliteStore } from '../../lib/store/index.js';
@@ -82,6 +83,7 @@ async function measure(name: string, roundMs: number, work: () => unknown | Prom
 
 export async function runBaselines(key: SigningKey, issuer: string, sp: BenchSp, roundMs: number, progress: (line: string) => void): Promise<{
   rawSign: Baseline;
+  rawSignTwoCores: Baseline;
   canonical: Baseline;
   canonicalSignedResponse: Baseline;
   xmlCrypto: Baseline;
@@ -94,6 +96,8 @@ export async function runBaselines(key: SigningKey, issuer: string, sp: BenchSp,
   );
   const rawSign = await measure('node:crypto RSA-SHA256 sign (KeyObject)', roundMs, () => sign('sha256', signedInfo, key.privateKey));
   progress(`baseline raw RSA-2048 sign: ${Math.round(rawSign.opsPerSecond)}/s`);
+  const rawSignTwoCores = await rawSignOnThreads(key, signedInfo, 2, roundMs);
+  progress(`baseline raw RSA-2048 sign on two threads at once: ${Math.round(rawSignTwoCores.opsPerSecond)}/s in all`);
 
   const canonical = await measure('Tessera canonical signer (assertion signed)', roundMs, () =>
     buildSuccessResponse(typicalAssertion(issuer, sp), key),
@@ -113,7 +117,44 @@ export async function runBaselines(key: SigningKey, issuer: string, sp: BenchSp,
 
   const samlifyBaseline = await measure('samlify createLoginResponse (equivalent assertion)', roundMs, samlifyLoginResponse(key, issuer, sp));
   progress(`baseline samlify createLoginResponse: ${Math.round(samlifyBaseline.opsPerSecond)}/s`);
-  return { rawSign, canonical, canonicalSignedResponse, xmlCrypto: xmlCryptoOnly, samlify: samlifyBaseline };
+  return { rawSign, rawSignTwoCores, canonical, canonicalSignedResponse, xmlCrypto: xmlCryptoOnly, samlify: samlifyBaseline };
+}
+
+/**
+ * The raw operation on `threads` threads at once, summed: how far this
+ * machine's cores scale for pure computation, the ceiling for any server
+ * figure on several cores.
+ */
+async function rawSignOnThreads(key: SigningKey, data: Buffer, threads: number, roundMs: number): Promise<Baseline> {
+  const source = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const { createPrivateKey, sign } = require('node:crypto');
+    const key = createPrivateKey(workerData.pem);
+    const data = Buffer.from(workerData.data, 'base64');
+    for (let i = 0; i < 50; i++) sign('sha256', data, key);
+    const rounds = [];
+    for (let round = 0; round < workerData.rounds; round++) {
+      let count = 0;
+      const start = performance.now();
+      while (performance.now() - start < workerData.roundMs) { sign('sha256', data, key); count++; }
+      rounds.push((count * 1000) / (performance.now() - start));
+    }
+    parentPort.postMessage(rounds);
+  `;
+  const perThread = await Promise.all(
+    Array.from(
+      { length: threads },
+      () =>
+        new Promise<number[]>((resolve, reject) => {
+          const worker = new Worker(source, { eval: true, workerData: { pem: key.privateKeyPem, data: data.toString('base64'), rounds: ROUNDS, roundMs } });
+          worker.once('message', (rounds: number[]) => resolve(rounds));
+          worker.once('error', reject);
+        }),
+    ),
+  );
+  const rounds = Array.from({ length: ROUNDS }, (_, i) => perThread.reduce((sum, thread) => sum + (thread[i] ?? 0), 0));
+  const sorted = [...rounds].sort((a, b) => a - b);
+  return { name: `node:crypto RSA-SHA256 sign, ${threads} threads at once (sum)`, opsPerSecond: sorted[Math.floor(sorted.length / 2)]!, rounds };
 }
 
 /**

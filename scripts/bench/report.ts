@@ -1,5 +1,7 @@
 import type { Baseline } from './baselines.js';
 import type { LoadResult } from './load.js';
+import type { StatementPlan } from './plans.js';
+import type { FleetFigures } from './seed.js';
 
 /*
  * The benchmark's one table, and the targets of issue 6 checked against it.
@@ -14,6 +16,11 @@ export interface ScenarioFigure {
   readonly load: LoadResult;
   /** CPU time of every server process (primary and workers) over the run, per response. */
   readonly serverCpuMicrosPerResponse: number;
+  /** CPU time of this process (the load generator) over the run, per response. */
+  readonly generatorCpuMicrosPerResponse: number;
+  /** Share of the machine (all CPUs over the run's wall time) the server and the load generator took. */
+  readonly serverMachineShare: number;
+  readonly generatorMachineShare: number;
   /** Set when the load was held at this rate: throughput ratios then say nothing. */
   readonly fixedRate?: number;
 }
@@ -31,7 +38,17 @@ export interface Target {
   readonly name: string;
   readonly target: string;
   readonly measured: string;
-  readonly met: boolean;
+  /** undefined: not measured in this run (--only). */
+  readonly met: boolean | undefined;
+}
+
+export interface SeedingFigures {
+  readonly provisionAndHistorySeconds: number;
+  /** Each later continuation of the history to "now", before a server starts on the copy. */
+  readonly advanceSeconds: readonly number[];
+  readonly auditVerifySeconds: number | undefined;
+  readonly auditVerified: string | undefined;
+  readonly fleet: FleetFigures;
 }
 
 export interface BenchReport {
@@ -43,25 +60,44 @@ export interface BenchReport {
   readonly baselines: Readonly<Record<string, Baseline>>;
   readonly scenarios: readonly ScenarioFigure[];
   readonly deprovision: readonly DeprovisionTrial[];
-  readonly scale: { readonly agents: number; readonly storedSessions: number; readonly referenceSessions: number } | undefined;
+  readonly seeding: SeedingFigures | undefined;
+  readonly plans: readonly StatementPlan[] | undefined;
   readonly targets: readonly Target[];
+  readonly profiles: string | undefined;
 }
 
 const number = (value: number, digits = 0): string =>
   value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+const latency = (ms: number): string => number(ms, ms < 10 ? 1 : 0);
+const percent = (share: number): string => `${number(share * 100)} %`;
 
 function row(cells: readonly string[]): string {
   return `| ${cells.join(' | ')} |`;
 }
 
 export function renderTable(report: BenchReport): string {
-  const raw = report.baselines.rawSign!.opsPerSecond;
-  const samlify = report.baselines.samlify!.opsPerSecond;
+  const raw = report.baselines.rawSign?.opsPerSecond;
+  const samlify = report.baselines.samlify?.opsPerSecond;
+  const ratio = (perCore: number, limit: number | undefined) => (limit === undefined ? '–' : number(perCore / limit, 2));
   const lines: string[] = [];
   lines.push(
-    row(['scenario', 'workers', 'responses/s', 'per core', 'p50 ms', 'p99 ms', 'server CPU µs/response', '× raw-sign limit (per core)', '× samlify (per core)', 'non-2xx']),
+    row([
+      'scenario',
+      'workers',
+      'responses/s',
+      'per core',
+      'p50 ms',
+      'p99 ms',
+      'server CPU µs/response',
+      'load-generator CPU µs/response',
+      'machine share: server / load generator',
+      '× raw-sign limit (per core)',
+      '× samlify (per core)',
+      'non-2xx or failed',
+    ]),
   );
-  lines.push(row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:']));
+  lines.push(row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:']));
   for (const scenario of report.scenarios) {
     const perCore = scenario.load.rps / scenario.workers;
     lines.push(
@@ -70,27 +106,33 @@ export function renderTable(report: BenchReport): string {
         String(scenario.workers),
         number(scenario.load.rps),
         number(perCore),
-        number(scenario.load.latencyMs.p50),
-        number(scenario.load.latencyMs.p99),
+        latency(scenario.load.latencyMs.p50),
+        latency(scenario.load.latencyMs.p99),
         number(scenario.serverCpuMicrosPerResponse),
-        scenario.fixedRate === undefined ? number(perCore / raw, 2) : '(held rate)',
-        scenario.fixedRate === undefined ? number(perCore / samlify, 2) : '(held rate)',
+        number(scenario.generatorCpuMicrosPerResponse),
+        `${percent(scenario.serverMachineShare)} / ${percent(scenario.generatorMachineShare)}`,
+        scenario.fixedRate === undefined ? ratio(perCore, raw) : '(held rate)',
+        scenario.fixedRate === undefined ? ratio(perCore, samlify) : '(held rate)',
         String(scenario.load.non2xx + scenario.load.errors + scenario.load.timeouts),
       ]),
     );
   }
   for (const baseline of Object.values(report.baselines)) {
+    const threads = Number(/(\d+) threads at once/.exec(baseline.name)?.[1] ?? 1);
+    const perCore = baseline.opsPerSecond / threads;
     lines.push(
       row([
         `baseline, in-process: ${baseline.name}`,
-        '1',
+        String(threads),
         number(baseline.opsPerSecond),
-        number(baseline.opsPerSecond),
+        number(perCore),
         '',
         '',
-        number(1e6 / baseline.opsPerSecond),
-        number(baseline.opsPerSecond / raw, 2),
-        number(baseline.opsPerSecond / samlify, 2),
+        '',
+        number(1e6 / perCore),
+        '',
+        ratio(perCore, raw),
+        ratio(perCore, samlify),
         '',
       ]),
     );
@@ -117,8 +159,55 @@ export function renderDeprovision(trials: readonly DeprovisionTrial[]): string {
   return lines.join('\n');
 }
 
+export function renderSeeding(seeding: SeedingFigures): string {
+  const f = seeding.fleet;
+  const lines = [
+    row(['fleet-scale copy', 'value']),
+    row(['---', '---:']),
+    row(['agents (each with a certificate)', number(f.agents)]),
+    row(['tasks (open now)', `${number(f.tasks)} (${number(f.openTasks)})`]),
+    row(['stored sessions', number(f.sessions)]),
+    row([`live sessions (agents holding them) at ${f.at}`, `${number(f.liveSessions)} = ${number((100 * f.liveSessions) / Math.max(1, f.sessions), 1)} % (${number(f.agentsWithLiveSessions)})`]),
+    row(['audit entries (chained)', number(f.auditEntries)]),
+    row(['logout outbox rows, replay-cache entries, risk baselines', `${number(f.logoutOutbox)}, ${number(f.replayEntries)}, ${number(f.riskBaselines)}`]),
+    row(['database size', `${number(f.databaseMiB)} MiB`]),
+    row(['seeding: provisioning and history', `${number(seeding.provisionAndHistorySeconds, 1)} s`]),
+    row(['seeding: history continued to "now" before each server start', seeding.advanceSeconds.map((s) => `${number(s, 1)} s`).join(', ') || '–']),
+    row([
+      '`tessera audit verify` on the copy',
+      seeding.auditVerifySeconds === undefined ? 'not run' : `${seeding.auditVerified ?? ''} (${number(seeding.auditVerifySeconds, 1)} s)`,
+    ]),
+  ];
+  return lines.join('\n');
+}
+
+/** Statements run at least this often per sign-on belong to the sign-on path (the two traced flows share the count). */
+export const SIGN_ON_PATH_SHARE = 0.3;
+
+export function renderPlans(plans: readonly StatementPlan[]): string {
+  const cell = (text: string) => text.replaceAll('|', '\\|');
+  const table = (rows: readonly StatementPlan[]) => {
+    const lines = [row(['prepared at', 'runs per sign-on', 'statement', 'query plan', 'verdict']), row(['---', '---:', '---', '---', '---'])];
+    for (const plan of rows) {
+      lines.push(
+        row([
+          plan.preparedAt,
+          number(plan.perSignOn, 2),
+          `\`${cell(plan.sql.length > 160 ? `${plan.sql.slice(0, 157)}…` : plan.sql)}\``,
+          cell(plan.plan.map((step) => step.trim()).join('; ') || (plan.detail ?? '')),
+          plan.verdict === 'scan' ? `**scan** (${cell(plan.detail ?? '')})` : plan.verdict,
+        ]),
+      );
+    }
+    return lines.join('\n');
+  };
+  const path = plans.filter((p) => p.perSignOn >= SIGN_ON_PATH_SHARE || p.preparedAt.startsWith('trigger'));
+  const rest = plans.filter((p) => !path.includes(p));
+  return `Run by the sign-on path:\n\n${table(path)}\n\nAlso run in the workers during the trace (start-up, background jobs):\n\n${table(rest)}`;
+}
+
 export function renderTargets(targets: readonly Target[]): string {
   const lines = [row(['target (issue 6)', 'required', 'measured', 'met']), row(['---', '---', '---', '---'])];
-  for (const t of targets) lines.push(row([t.name, t.target, t.measured, t.met ? 'yes' : '**no**']));
+  for (const t of targets) lines.push(row([t.name, t.target, t.measured, t.met === undefined ? 'not measured' : t.met ? 'yes' : '**no**']));
   return lines.join('\n');
 }

@@ -1,5 +1,5 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,9 +22,10 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-function serverEnv(dataDir: string, port: number, workers: number): NodeJS.ProcessEnv {
+function serverEnv(dataDir: string, port: number, workers: number, extra: Readonly<Record<string, string>>): NodeJS.ProcessEnv {
   return {
     ...process.env,
+    ...extra,
     TESSERA_DATA_DIR: dataDir,
     TESSERA_PORT: String(port),
     TESSERA_BASE_URL: `https://localhost:${port}`,
@@ -38,12 +39,15 @@ export async function startServer(options: {
   workers: number;
   /** Extra node options for the server process (e.g. --cpu-prof when looking for hot spots). */
   nodeArgs?: readonly string[];
+  /** Extra environment (e.g. the SQL trace directory of sql-trace.ts). */
+  env?: Readonly<Record<string, string>>;
 }): Promise<RunningServer> {
   const { dataDir, port, workers } = options;
   // The server logs every decision as a JSON line: to a file, as a deployment would.
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const out = openSync(path.join(dataDir, 'server.log'), 'a');
   const child: ChildProcess = spawn(process.execPath, [...(options.nodeArgs ?? []), CLI, 'start'], {
-    env: serverEnv(dataDir, port, workers),
+    env: serverEnv(dataDir, port, workers, options.env ?? {}),
     stdio: ['ignore', out, out],
   });
   closeSync(out);

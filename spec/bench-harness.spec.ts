@@ -1,0 +1,287 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { X509Certificate, createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import Database from 'better-sqlite3';
+import { DATABASE_FILE } from '../lib/store/index.js';
+import { openDatabase } from '../lib/store/database.js';
+import { generateSelfSigned } from '../lib/keys/index.js';
+import { FleetCertificates } from '../scripts/bench/fleet-certificates.js';
+import { FleetHistory } from '../scripts/bench/seed.js';
+import { runSteady } from '../scripts/bench/steady.js';
+import { explainStatements, readTrace } from '../scripts/bench/plans.js';
+import { spMetadata } from '../scripts/bench/fixtures.js';
+import { openTask, provisionAgent, startTestIdp } from './support/harness.js';
+import { tessera } from './support/lifecycle-tools.js';
+
+/*
+ * The benchmark's own machinery (scripts/bench): the fleet-scale copy must be
+ * what a running IdP would hold and must still serve sign-ons; the held-rate
+ * generator must charge a slow server for the wait; the plan check must tell
+ * a lookup from a scan; the SQL trace must count what a process runs.
+ */
+
+const BENCH_DIST = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'scripts', 'bench');
+
+function schemaOf(dataDir: string): Array<{ type: string; name: string; sql: string | null }> {
+  const db = new Database(path.join(dataDir, DATABASE_FILE), { readonly: true });
+  try {
+    return db
+      .prepare<[], { type: string; name: string; sql: string | null }>(`SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_stat%' ORDER BY type, name`)
+      .all();
+  } finally {
+    db.close();
+  }
+}
+
+describe('bench: fleet-scale copy (scripts/bench/seed.ts)', function () {
+  this.timeout(120_000);
+  let dataDir: string;
+  let agentCertificate: { certPem: string; keyPem: string };
+  let taskId: string;
+  let spEntityId: string;
+  let fleet: FleetHistory;
+
+  before(async () => {
+    dataDir = mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-seed-'));
+    const sp = spMetadata('sp-seed-spec');
+    spEntityId = sp.entityId;
+    const metadataFile = path.join(dataDir, '..', `${path.basename(dataDir)}-sp.xml`);
+    writeFileSync(metadataFile, sp.metadataXml);
+    const idp = await startTestIdp({ dataDir });
+    try {
+      const registered = tessera(['sp', 'register', metadataFile, '--no-sign-response', '--data-dir', dataDir]);
+      assert.equal(registered.status, 0, registered.stderr);
+      const agent = await provisionAgent(idp);
+      agentCertificate = { certPem: agent.credential.certPem, keyPem: agent.credential.keyPem };
+      taskId = await openTask(idp, { agent: agent.userName, audiences: [sp.entityId], ttlSeconds: 3_600 });
+    } finally {
+      await idp.close();
+      rmSync(metadataFile, { force: true });
+    }
+    fleet = await FleetHistory.grow(dataDir, {
+      agents: 300,
+      sessions: 3_000,
+      liveShare: 0.03,
+      spEntityIds: [sp.entityId, 'https://sp-other.bench.example/saml'],
+      orchestrator: 'spec',
+      progress: () => undefined,
+    });
+  });
+
+  after(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('has exactly the schema the IdP creates: tables, indexes and triggers (the audit trigger restored)', () => {
+    const fresh = mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-fresh-'));
+    try {
+      openDatabase(fresh).close();
+      assert.deepEqual(schemaOf(dataDir), schemaOf(fresh));
+    } finally {
+      rmSync(fresh, { recursive: true, force: true });
+    }
+  });
+
+  it('holds an audit trail that `tessera audit verify` proves intact', () => {
+    const verified = tessera(['audit', 'verify', '--data-dir', dataDir]);
+    assert.equal(verified.status, 0, verified.stderr);
+    assert.match(verified.stdout, /intact/);
+  });
+
+  it('looks like a running fleet: history mostly ended the ways the IdP ends sessions, a few percent live over many agents', () => {
+    const figures = fleet.figures();
+    assert.ok(figures.agents >= 300 && figures.sessions >= 2_000 && figures.sessions <= 4_500, JSON.stringify(figures));
+    const share = figures.liveSessions / figures.sessions;
+    assert.ok(share >= 0.01 && share <= 0.08, `live share ${share}`);
+    assert.ok(figures.agentsWithLiveSessions >= 20, `${figures.agentsWithLiveSessions} agents hold live sessions`);
+    const at = Date.parse(figures.at);
+    const db = new Database(path.join(dataDir, DATABASE_FILE), { readonly: true });
+    try {
+      const reasons = db.prepare<[], string>('SELECT DISTINCT revoke_reason FROM sessions WHERE revoke_reason IS NOT NULL').pluck().all().sort();
+      for (const reason of ['expired', 'policy:inactivity', 'task_completed']) assert.ok(reasons.includes(reason), `no session ended as ${reason}: ${reasons.join(', ')}`);
+      for (const reason of reasons) assert.match(reason, /^(expired|policy:inactivity|task_(completed|failed|cancelled))$/);
+      // The sweeper runs every 15 s: nothing stays live longer than one sweep past its expiry or its idle limit.
+      const overdue = db
+        .prepare<[number, number, number], number>(
+          'SELECT count(*) FROM sessions WHERE revoked_at IS NULL AND (expires_at <= ? OR (last_activity_at <= ? AND expires_at > ?))',
+        )
+        .pluck()
+        .get(at - 15_000, at - 315_000, at);
+      assert.equal(overdue, 0);
+      // Every revocation other than expiry queued a back-channel logout (finished: the SPs have no SOAP endpoint).
+      const revokedEarly = db.prepare<[], number>(`SELECT count(*) FROM sessions WHERE revoked_at IS NOT NULL AND revoke_reason <> 'expired'`).pluck().get();
+      assert.equal(db.prepare<[], number>(`SELECT count(*) FROM logout_outbox WHERE state = 'skipped'`).pluck().get(), revokedEarly);
+      // The sweeper takes task ends off the queue at every sweep: only those since the last one wait there.
+      assert.equal(db.prepare<[number], number>('SELECT count(*) FROM task_end_queue WHERE ended_at <= ?').pluck().get(at - 15_000), 0);
+      // Refreshed sessions: one SessionIndex, several sign-ons.
+      const refreshed = db
+        .prepare<[], number>(`SELECT count(*) FROM audit_log WHERE event = 'signon.issued' AND json_extract(details, '$.sessionRefreshed') = 1`)
+        .pluck()
+        .get();
+      assert.ok((refreshed ?? 0) > 0);
+      // Each fleet agent has one certificate, a real one, self-signed and pinned by its SHA-256.
+      const certificates = db
+        .prepare<[], { thumbprint: string; pem: string }>(`SELECT c.thumbprint, c.pem FROM agent_certificates c JOIN agents a ON a.id = c.agent_id WHERE a.user_name LIKE 'fleet-%'`)
+        .all();
+      assert.equal(certificates.length, 300);
+      assert.equal(new Set(certificates.map((c) => c.thumbprint)).size, 300);
+      for (const certificate of certificates.slice(0, 20)) {
+        const parsed = new X509Certificate(certificate.pem);
+        assert.ok(parsed.verify(parsed.publicKey));
+        assert.equal(createHash('sha256').update(parsed.raw).digest('hex'), certificate.thumbprint);
+      }
+    } finally {
+      db.close();
+    }
+  });
+
+  it('continues to a later moment and still serves sign-ons over HTTPS', async () => {
+    const before = fleet.figures();
+    await fleet.advanceTo(new Date(Date.now() + 120_000));
+    const after = fleet.figures();
+    assert.ok(after.auditEntries > before.auditEntries && after.sessions >= before.sessions);
+    const verified = tessera(['audit', 'verify', '--data-dir', dataDir]);
+    assert.equal(verified.status, 0, verified.stderr);
+    const idp = await startTestIdp({ dataDir, orchestratorToken: 'unused' });
+    try {
+      const response = await idp.request({
+        path: `/saml/sso/initiate?sp=${encodeURIComponent(spEntityId)}`,
+        headers: { 'task-id': taskId, accept: 'application/json' },
+        clientCert: agentCertificate,
+      });
+      assert.equal(response.status, 200, response.body);
+      assert.ok(response.json<{ SAMLResponse: string }>().SAMLResponse.length > 1_000);
+    } finally {
+      await idp.close();
+    }
+  });
+});
+
+describe('bench: fleet certificates (scripts/bench/fleet-certificates.ts)', () => {
+  it('makes distinct, valid, self-signed certificates named for each agent', async () => {
+    const certificates = new FleetCertificates((i) => `fleet-${String(i).padStart(7, '0')}`, new Date(Date.now() - 86_400_000), new Date(Date.now() + 86_400_000));
+    const made = await Promise.all(Array.from({ length: 30 }, (_, i) => certificates.certificate(i * 97, randomBytes(16))));
+    const parsed = made.map((der) => new X509Certificate(der));
+    assert.equal(new Set(parsed.map((c) => c.fingerprint256)).size, made.length);
+    parsed.forEach((certificate, i) => {
+      assert.ok(certificate.verify(certificate.publicKey), `certificate ${i} does not verify`);
+      assert.equal(certificate.subject, `CN=fleet-${String(i * 97).padStart(7, '0')}`);
+      assert.equal(certificate.issuer, certificate.subject);
+      assert.ok(Number.parseInt(certificate.serialNumber.slice(0, 2), 16) < 0x80);
+    });
+  });
+});
+
+describe('bench: held-rate generator (scripts/bench/steady.ts)', function () {
+  this.timeout(30_000);
+  let server: Server;
+  let port: number;
+  let caPem: string;
+  let delayMs = 40;
+  let answering = true;
+
+  before(async () => {
+    const tls = await generateSelfSigned({ commonName: 'localhost', validDays: 1, subjectAltNames: ['localhost', '127.0.0.1'], now: new Date() });
+    caPem = tls.certificatePem;
+    // One request at a time, each taking delayMs: a server slower than the offered rate.
+    let busyUntil = 0;
+    server = createServer({ cert: tls.certificatePem, key: tls.privateKeyPem, keepAlive: true }, (_req, res) => {
+      if (!answering) return;
+      const start = Math.max(Date.now(), busyUntil);
+      busyUntil = start + delayMs;
+      setTimeout(() => res.end('ok'), busyUntil - Date.now());
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as { port: number }).port;
+  });
+
+  after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+
+  it('counts latency from when each request was due, so a server that falls behind is charged for the wait', async () => {
+    delayMs = 40;
+    answering = true;
+    // 50 requests due over one second, served at 25/s: the last waits about a second.
+    const result = await runSteady({ name: 'spec', port, caPem, connections: 4, rate: 50, durationSeconds: 1, next: () => ({ path: '/', headers: {} }) });
+    assert.equal(result.completed, 50);
+    assert.equal(result.timeouts + result.errors + result.non2xx, 0);
+    assert.ok(result.latencyMs.p99 >= 700, `p99 ${result.latencyMs.p99} ms: measured from the send, not from the due time`);
+    assert.ok(result.latencyMs.p50 >= 300, `p50 ${result.latencyMs.p50} ms`);
+  });
+
+  it('abandons what is unanswered after the drain time and counts it with the time it waited', async () => {
+    answering = false;
+    const started = performance.now();
+    const result = await runSteady({ name: 'spec', port, caPem, connections: 4, rate: 20, durationSeconds: 0.5, drainSeconds: 0.5, next: () => ({ path: '/', headers: {} }) });
+    assert.ok(performance.now() - started < 5_000);
+    assert.equal(result.completed, 0);
+    assert.equal(result.timeouts, 10);
+    assert.ok(result.latencyMs.p99 >= 500, `p99 ${result.latencyMs.p99} ms`);
+    answering = true;
+  });
+});
+
+describe('bench: query plans and the SQL trace (scripts/bench/plans.ts, sql-trace.ts)', function () {
+  this.timeout(30_000);
+  let dir: string;
+
+  before(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-plans-'));
+    const db = new Database(path.join(dir, DATABASE_FILE));
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, k TEXT, v TEXT); CREATE INDEX t_k ON t(k);');
+    db.close();
+  });
+
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('tells index lookups and bounded walks from scans', () => {
+    const statements = [
+      "SELECT * FROM t WHERE k = ? AND v <> 'a:b'",
+      'SELECT * FROM t WHERE v = @v',
+      'SELECT * FROM t ORDER BY id DESC LIMIT 1',
+      'SELECT * FROM t ORDER BY v DESC LIMIT 1',
+      'INSERT INTO t (k, v) VALUES (?, ?)',
+    ];
+    const plans = explainStatements(dir, statements.map((sql) => ({ sql, preparedAt: 'spec', runs: 1 })), 1);
+    const verdict = (sql: string) => plans.find((p) => p.sql === sql)?.verdict;
+    assert.equal(verdict(statements[0]!), 'index');
+    assert.equal(verdict(statements[1]!), 'scan');
+    assert.equal(verdict(statements[2]!), 'index');
+    assert.equal(verdict(statements[3]!), 'scan');
+    assert.equal(verdict(statements[4]!), 'insert');
+  });
+
+  it('records how often each statement runs in a process started with --import', () => {
+    const traceDir = mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-trace-'));
+    try {
+      const program = `
+        import { createRequire } from 'node:module';
+        const Database = createRequire(${JSON.stringify(pathToFileURL(path.join(process.cwd(), 'package.json')).href)})('better-sqlite3');
+        const db = new Database(':memory:');
+        db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY)');
+        const insert = db.prepare('INSERT INTO t (id) VALUES (?)');
+        for (let i = 0; i < 3; i++) insert.run(i);
+        db.prepare('SELECT count(*) FROM t').get();
+      `;
+      const run = spawnSync(process.execPath, ['--import', pathToFileURL(path.join(BENCH_DIST, 'sql-trace.js')).href, '--input-type=module', '-e', program], {
+        env: { ...process.env, TESSERA_BENCH_SQL_TRACE_DIR: traceDir },
+        encoding: 'utf8',
+      });
+      assert.equal(run.status, 0, run.stderr);
+      const [file] = readdirSync(traceDir);
+      const trace = JSON.parse(readFileSync(path.join(traceDir, file!), 'utf8')) as { role: string; statements: Array<{ sql: string; runs: number }> };
+      assert.equal(trace.role, 'primary');
+      assert.equal(trace.statements.find((s) => s.sql.startsWith('INSERT INTO t'))?.runs, 3);
+      assert.equal(trace.statements.find((s) => s.sql.startsWith('SELECT count(*)'))?.runs, 1);
+      // Only the server's workers serve sign-ons: a primary's statements are left out of the plan check.
+      assert.deepEqual(readTrace(traceDir), []);
+    } finally {
+      rmSync(traceDir, { recursive: true, force: true });
+    }
+  });
+});
