@@ -33,6 +33,10 @@ export function openDatabase(dataDir: string, options: OpenDatabaseOptions = {})
   // A larger cache and memory-mapped reads keep the hot pages in this process.
   db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
   db.pragma(`mmap_size = ${MMAP_BYTES}`);
+  // Batched sign-on writes nest as savepoints (group-commit.ts): each page a savepoint touches is
+  // first copied to a statement journal, by default a temporary file (a write() per page). In memory
+  // an audit append inside a batch took 62 µs instead of 95–113 µs.
+  db.pragma('temp_store = MEMORY');
   applyMigrations(db);
   return db;
 }

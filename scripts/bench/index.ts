@@ -12,7 +12,7 @@ import { runBaselines, runStorageBaselines, type Baseline } from './baselines.js
 import { ecCredential, rsaCredential, spMetadata, type BenchSp } from './fixtures.js';
 import { runLoad, type LoadRequest, type LoadResult } from './load.js';
 import { runSteady } from './steady.js';
-import { inParallel, HttpsClient, processTreeCpuSeconds, startServer, tessera, type RunningServer } from './server.js';
+import { inParallel, HttpsClient, pinThisProcess, processTreeCpuSeconds, startServer, tessera, type RunningServer } from './server.js';
 import { Orchestrator } from './orchestrator.js';
 import { cycling, idpInitiated, spInitiatedPool, type JwtAgent } from './workloads.js';
 import { deprovisionTrials } from './deprovision.js';
@@ -168,6 +168,7 @@ async function launch(options: {
   name: string;
   profileDir: string | undefined;
   trace?: string;
+  cpus?: string;
 }): Promise<RunningServer> {
   serverStarts += 1;
   const nodeArgs: string[] = [];
@@ -179,6 +180,7 @@ async function launch(options: {
     workers: options.workers,
     nodeArgs,
     ...(options.trace ? { env: { TESSERA_BENCH_SQL_TRACE_DIR: options.trace } } : {}),
+    ...(options.cpus !== undefined ? { cpus: options.cpus } : {}),
   });
   servers.add(server);
   return {
@@ -190,7 +192,8 @@ async function launch(options: {
   };
 }
 
-const CONNECTIONS = 24;
+/** Keep-alive connections per run: a fleet's agents sign on concurrently, and each sign-on waits for a WAL sync. */
+const CONNECTIONS = 64;
 
 async function main(): Promise<void> {
   const opts = options(process.argv.slice(2));
@@ -210,8 +213,8 @@ async function main(): Promise<void> {
   progress(`CPU busy with other work before the run: ${(busyBefore * 100).toFixed(0)} %`);
 
   const port = await freePort();
-  const start = (dataDir: string, workers: number, name: string, trace?: string) =>
-    launch({ dataDir, port, workers, name, profileDir: opts.profileDir, ...(trace ? { trace } : {}) });
+  const start = (dataDir: string, workers: number, name: string, trace?: string, cpus?: string) =>
+    launch({ dataDir, port, workers, name, profileDir: opts.profileDir, ...(trace ? { trace } : {}), ...(cpus !== undefined ? { cpus } : {}) });
   let server = await start(mainDir, 2, 'set-up');
   progress(`IdP started: ${server.baseUrl}, 2 workers`);
   const token = (await tessera(mainDir, ['token', 'create', 'bench'])).trim();
@@ -352,9 +355,13 @@ async function main(): Promise<void> {
     scenarios.push(figure);
     return figure;
   };
-  const switchTo = async (dataDir: string, workers: number, name: string, trace?: string): Promise<void> => {
-    server = await start(dataDir, workers, name, trace);
+  const switchTo = async (dataDir: string, workers: number, name: string, trace?: string, cpus?: string): Promise<void> => {
+    server = await start(dataDir, workers, name, trace, cpus);
   };
+  // "One core" is one CPU: the one-worker server (its GC and thread-pool threads too) runs on the
+  // last CPU and the load generator on the others, so neither borrows the other's.
+  const serverCpu = String(availableParallelism() - 1);
+  const generatorCpus = availableParallelism() > 2 ? `0-${availableParallelism() - 2}` : '0';
   const idpLoad = (sp: BenchSp) => ({ connections: CONNECTIONS, next: idpInitiated(sp, mtlsTasks), mtls: true });
   const spLoad = async (expectedRps: number) => ({
     connections: CONNECTIONS,
@@ -399,11 +406,26 @@ async function main(): Promise<void> {
       await server.stop();
     }
     if (want('idp-1w') || (want('sp-jwt') && round === 1)) {
-      await switchTo(mainDir, 1, `idp-1w-r${round}`);
-      if (want('idp-1w')) oneCore.push(await measure(`idp-mtls-1w-r${round}`, `IdP-initiated, mTLS, assertion signed (round ${round})`, idpLoad(assertionSignedSp)));
-      if (want('sp-jwt') && round === 1) {
-        progress('making fresh AuthnRequests and agent JWTs');
-        await measure('sp-jwt-1w', 'SP-initiated (Redirect), JWT agents, fresh AuthnRequests', await spLoad(oneCore[0]?.load.rps ?? 1_500));
+      await switchTo(mainDir, 1, `idp-1w-r${round}`, undefined, serverCpu);
+      const unpin = pinThisProcess(generatorCpus);
+      try {
+        if (want('idp-1w')) {
+          oneCore.push(await measure(`idp-mtls-1w-r${round}`, `IdP-initiated, mTLS, assertion signed, 1 worker pinned to 1 CPU (round ${round})`, idpLoad(assertionSignedSp)));
+          // What the same server spends on an answer without sign-on work: TLS, HTTP, Express, logging.
+          if (round === 1) {
+            await measure('https-floor-1w', 'HTTPS floor: GET /healthz, mTLS, keep-alive, 1 worker pinned to 1 CPU', {
+              connections: CONNECTIONS,
+              next: () => ({ path: '/healthz', headers: { accept: 'application/json' } }),
+              mtls: true,
+            });
+          }
+        }
+        if (want('sp-jwt') && round === 1) {
+          progress('making fresh AuthnRequests and agent JWTs');
+          await measure('sp-jwt-1w', 'SP-initiated (Redirect), JWT agents, fresh AuthnRequests, 1 worker pinned to 1 CPU', await spLoad(oneCore[0]?.load.rps ?? 1_500));
+        }
+      } finally {
+        unpin();
       }
       await server.stop();
     }

@@ -1,4 +1,4 @@
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import path from 'node:path';
@@ -41,12 +41,17 @@ export async function startServer(options: {
   nodeArgs?: readonly string[];
   /** Extra environment (e.g. the SQL trace directory of sql-trace.ts). */
   env?: Readonly<Record<string, string>>;
+  /** Runs the server (every process and thread it starts) on these CPUs only, as `taskset -c` takes them. */
+  cpus?: string;
 }): Promise<RunningServer> {
   const { dataDir, port, workers } = options;
   // The server logs every decision as a JSON line: to a file, as a deployment would.
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const out = openSync(path.join(dataDir, 'server.log'), 'a');
-  const child: ChildProcess = spawn(process.execPath, [...(options.nodeArgs ?? []), CLI, 'start'], {
+  const command = [process.execPath, ...(options.nodeArgs ?? []), CLI, 'start'];
+  // taskset replaces itself with the server: the pid is the server's, and its threads and workers inherit the mask.
+  const [file, ...args] = options.cpus === undefined ? command : ['taskset', '-c', options.cpus, ...command];
+  const child: ChildProcess = spawn(file!, args, {
     env: serverEnv(dataDir, port, workers, options.env ?? {}),
     stdio: ['ignore', out, out],
   });
@@ -208,4 +213,17 @@ export async function inParallel<T, R>(items: readonly T[], concurrency: number,
   });
   await Promise.all(lanes);
   return results;
+}
+
+/**
+ * Pins every thread of this process to `cpus` (`taskset -a -p -c`): the load generator keeps
+ * off the CPU a pinned server runs on. Returns a function that restores the previous mask.
+ */
+export function pinThisProcess(cpus: string): () => void {
+  const current = execFileSync('taskset', ['-p', String(process.pid)], { encoding: 'utf8' });
+  const previous = /: ([0-9a-f]+)\s*$/.exec(current.trim())?.[1];
+  execFileSync('taskset', ['-a', '-p', '-c', cpus, String(process.pid)], { stdio: 'ignore' });
+  return () => {
+    if (previous !== undefined) execFileSync('taskset', ['-a', '-p', previous, String(process.pid)], { stdio: 'ignore' });
+  };
 }

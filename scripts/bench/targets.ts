@@ -30,7 +30,7 @@ export function checkTargets(input: {
   const unmeasured = (name: string, target: string): Target => ({ name, target, measured: 'not measured in this run', met: undefined });
   const targets: Target[] = [];
 
-  const oneCoreName = 'IdP-initiated responses/s on one core (1 worker)';
+  const oneCoreName = 'IdP-initiated responses/s on one core (1 worker pinned to 1 CPU, load generator on the other)';
   targets.push(perCore === undefined ? unmeasured(oneCoreName, '≥ 1,500') : { name: oneCoreName, target: '≥ 1,500', measured: f(perCore), met: perCore >= 1_500 });
   const rawName = 'one core against the raw-signing limit';
   targets.push(
