@@ -84,7 +84,7 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
   const { config } = options;
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger();
-  const store = openSqliteStore(config.dataDir);
+  const store = openSqliteStore(config.dataDir, { automaticCheckpoints: false });
   // The sign-on path writes through a connection of its own that syncs the WAL once per
   // batch, off the event loop (store/group-commit.ts); everything else keeps FULL syncs.
   const signOnDb = openGroupCommitDatabase(config.dataDir);

@@ -50,6 +50,8 @@ export class AuditCheckpointer {
   private lastSeq: number | undefined;
   private lastAt = 0;
   private running: Promise<AuditCheckpoint | undefined> | undefined;
+  /** A checkpoint noteHead asked for, waiting for the next turn of the event loop. */
+  private deferred: NodeJS.Immediate | undefined;
 
   constructor(
     private readonly deps: {
@@ -61,11 +63,17 @@ export class AuditCheckpointer {
     },
   ) {}
 
-  /** Cheap: called after every append; signs only when enough entries accumulated. */
+  /**
+   * Cheap: called after every append; signs only when enough entries accumulated, and
+   * then on the next turn of the event loop, so the requests whose entries were just
+   * appended answer first instead of waiting for a signature and its commit.
+   */
   noteHead(seq: number): void {
-    if (seq - (this.lastSeq ?? 0) >= this.deps.schedule.everyEntries) {
+    if (this.deferred !== undefined || seq - (this.lastSeq ?? 0) < this.deps.schedule.everyEntries) return;
+    this.deferred = setImmediate(() => {
+      this.deferred = undefined;
       this.checkpoint('entries').catch((error: unknown) => this.deps.logger.error('audit.checkpoint_failed', { error: String(error) }));
-    }
+    });
   }
 
   /** Called on a timer: signs if the head moved and the interval has passed. */
@@ -82,6 +90,11 @@ export class AuditCheckpointer {
    */
   checkpoint(cause: 'entries' | 'interval' | 'request' | 'shutdown' = 'request'): Promise<AuditCheckpoint | undefined> {
     if (this.running && (cause === 'entries' || cause === 'interval')) return this.running;
+    if (cause === 'request' || cause === 'shutdown') {
+      // This one covers the head a deferred one would have signed (and shutdown closes the store after it).
+      clearImmediate(this.deferred);
+      this.deferred = undefined;
+    }
     const run = (this.running ?? Promise.resolve(undefined)).catch(() => undefined).then(() => this.signHead(cause));
     const tracked: Promise<AuditCheckpoint | undefined> = run.finally(() => {
       if (this.running === tracked) this.running = undefined;

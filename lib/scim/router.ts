@@ -10,6 +10,7 @@ import { asTesseraError } from '../http/error-mapping.js';
 import { sendScimError } from '../http/responses.js';
 import type { Group } from '../roles/group.js';
 import type { GroupRepository } from '../roles/group-repository.js';
+import type { Session } from '../sessions/session.js';
 import { own, type JsonObject } from './attribute-path.js';
 import { findResourceType, findSchema, listOf, resourceTypeDocument, schemaDocument, serviceProviderConfig } from './discovery.js';
 import { groupToDocument, groupWriteFromDocument } from './group-resource.js';
@@ -98,7 +99,11 @@ export function scimRouter(deps: ScimRouterDeps): Router {
         event: 'agent.deleted',
         actor,
         agent: auditedAgent(result.agent),
-        details: { revokedSessions: result.revokedSessions.map((s) => s.id), cancelledTasks: result.cancelledTaskIds },
+        details: {
+          revokedSessions: result.revokedSessions.map((s) => s.id),
+          revokedSessionsBySp: sessionsBySp(result.revokedSessions),
+          cancelledTasks: result.cancelledTaskIds,
+        },
       });
       deps.onAgentEnded?.(result, 'deleted');
       return true;
@@ -311,9 +316,22 @@ async function auditAgentChange(deps: ScimRouterDeps, actor: string, result: Age
       certificatesAdded: after.filter((t) => !before.includes(t)),
       certificatesRetired: before.filter((t) => !after.includes(t)),
       revokedSessions: result.revokedSessions.map((s) => s.id),
+      revokedSessionsBySp: sessionsBySp(result.revokedSessions),
       cancelledTasks: result.cancelledTaskIds,
     },
   });
+}
+
+/** Each revoked session under the SP that held it: the trail names every SP that was told (or skipped). */
+function sessionsBySp(sessions: readonly Session[]): Record<string, string[]> {
+  const bySp = new Map<string, string[]>();
+  for (const session of sessions) {
+    const ids = bySp.get(session.spEntityId);
+    if (ids) ids.push(session.id);
+    else bySp.set(session.spEntityId, [session.id]);
+  }
+  // fromEntries: an entityID such as "__proto__" stays a plain key.
+  return Object.fromEntries(bySp);
 }
 
 /** The userName a filter of exactly `userName eq "…"` asks for (Okta's lookup), answered by the unique index. */

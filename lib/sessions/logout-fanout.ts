@@ -39,6 +39,10 @@ const BATCH = 16;
 const LEASE_MS = 60_000;
 const SOAP_TIMEOUT_MS = 5_000;
 const MAX_SOAP_ANSWER_BYTES = 256 * 1024;
+const NO_ENDPOINT = 'no SOAP SingleLogoutService';
+const NOT_REGISTERED = 'SP no longer registered';
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export class LogoutFanOut {
   private timer: NodeJS.Timeout | undefined;
@@ -75,7 +79,11 @@ export class LogoutFanOut {
     return queued;
   }
 
-  /** Sends whatever is due, now. */
+  /**
+   * Sends whatever is due, from the next turn of the event loop: a revocation commits,
+   * wakes the sender and answers its caller, and that answer is written before the
+   * first delivery is claimed.
+   */
   wake(): void {
     if (this.stopped) return;
     if (this.running) {
@@ -84,7 +92,8 @@ export class LogoutFanOut {
     }
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    this.running = this.drain()
+    this.running = nextTurn()
+      .then(() => this.drain())
       .catch((error: unknown) => this.deps.logger.error('logout.fanout_failed', { error: errorMessage(error) }))
       .finally(() => {
         this.running = undefined;
@@ -98,11 +107,29 @@ export class LogoutFanOut {
   }
 
   private async drain(): Promise<void> {
+    if (this.stopped) return;
+    await this.skipWithoutEndpoint(this.deps.clock.now());
     for (;;) {
       const now = this.deps.clock.now();
       const due = await this.deps.outbox.claimDue(now, BATCH, new Date(now.getTime() + LEASE_MS));
       if (due.length === 0 || this.stopped) return;
       await Promise.all(due.map((delivery) => this.deliver(delivery)));
+      // Between batches, requests get their turn: a long backlog never holds the event loop.
+      await nextTurn();
+    }
+  }
+
+  /**
+   * An agent with a thousand sessions at an SP that takes no back-channel logout leaves a
+   * thousand deliveries with nothing to send: settled per SP in one statement, not one
+   * claim and one write each.
+   */
+  private async skipWithoutEndpoint(now: Date): Promise<void> {
+    for (const entityId of await this.deps.outbox.dueServiceProviders(now)) {
+      const sp = await this.deps.serviceProviders.get(entityId);
+      if (sp && soapLogoutEndpoint(sp)) continue;
+      const skipped = await this.deps.outbox.skipDue(entityId, now, sp ? NO_ENDPOINT : NOT_REGISTERED);
+      if (skipped > 0) this.deps.logger.info('logout.skipped', { spEntityId: entityId, deliveries: skipped, detail: sp ? NO_ENDPOINT : NOT_REGISTERED });
     }
   }
 
@@ -122,7 +149,7 @@ export class LogoutFanOut {
     const endpoint = sp ? soapLogoutEndpoint(sp) : undefined;
     if (!endpoint) {
       // Nothing to tell: the SP takes no back-channel logout (or is gone). Its own session lifetime ends it.
-      await this.deps.outbox.markFinished(delivery.id, 'skipped', now, sp ? 'no SOAP SingleLogoutService' : 'SP no longer registered');
+      await this.deps.outbox.markFinished(delivery.id, 'skipped', now, sp ? NO_ENDPOINT : NOT_REGISTERED);
       return;
     }
     try {

@@ -50,6 +50,13 @@ export interface LogoutOutbox {
   revokeForSpLogout(spEntityId: string, sessionIds: readonly string[], at: Date): Promise<SloRevocation>;
   /** Live sessions of an SP for a NameID (and SessionIndexes, when the request names them). */
   findLiveSessions(spEntityId: string, nameId: string, sessionIndexes: readonly string[], now: Date): Promise<Session[]>;
+  /** The SPs that have pending deliveries due now (so a sender can settle an SP's deliveries at once). */
+  dueServiceProviders(now: Date): Promise<string[]>;
+  /**
+   * Marks every pending delivery to this SP that is due now as skipped, in one statement:
+   * for an SP that takes no back-channel logout, however many sessions it held.
+   */
+  skipDue(spEntityId: string, now: Date, detail: string): Promise<number>;
   /** Claims up to `limit` due deliveries, leasing each until `leaseUntil`. */
   claimDue(now: Date, limit: number, leaseUntil: Date): Promise<LogoutDelivery[]>;
   markFinished(id: string, state: 'delivered' | 'skipped' | 'abandoned', at: Date, detail: string | undefined): Promise<void>;

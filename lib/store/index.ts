@@ -50,8 +50,12 @@ export interface Store {
   close(): void;
 }
 
-export function openSqliteStore(dataDir: string): Store {
-  return sqliteStore(openDatabase(dataDir));
+export function openSqliteStore(dataDir: string, options: { readonly automaticCheckpoints?: boolean } = {}): Store {
+  const db = openDatabase(dataDir);
+  // A server leaves checkpoints to its checkpoint thread (wal-checkpoint.ts); otherwise the commit
+  // that crosses SQLite's threshold copies the WAL that other processes' sign-ons left behind.
+  if (options.automaticCheckpoints === false) db.pragma('wal_autocheckpoint = 0');
+  return sqliteStore(db);
 }
 
 export function sqliteStore(db: SqliteDatabase): Store {

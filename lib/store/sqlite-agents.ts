@@ -5,8 +5,7 @@ import type { AgentChangeResult, AgentEndResult, AgentRepository } from '../agen
 import type { Session } from '../sessions/session.js';
 import { TesseraError } from '../common/errors.js';
 import { fromMillis, optionalFromMillis, parseJson, toMillis } from './rows.js';
-import { revokeLiveSessions } from './sqlite-sessions.js';
-import { queueLogouts } from './sqlite-logout-outbox.js';
+import { endLiveSessions } from './sqlite-logout-outbox.js';
 
 interface AgentRow {
   id: string;
@@ -255,11 +254,13 @@ export class SqliteAgentRepository implements AgentRepository {
     }).immediate();
   }
 
-  /** Revokes, cancels and queues the back-channel logouts: all inside the caller's transaction. */
+  /**
+   * Queues the back-channel logouts, revokes and cancels: all inside the caller's transaction,
+   * set-based (each statement selects through a partial index over what is live or open).
+   */
   private endEverything(agentId: string, at: Date, reason: string): { revokedSessions: Session[]; cancelledTaskIds: string[] } {
-    const revokedSessions = revokeLiveSessions(this.db, 'agent_id', agentId, at, reason);
+    const revokedSessions = endLiveSessions(this.db, 'agent_id', agentId, at, reason);
     const cancelledTaskIds = this.cancelOpenTasks.all(toMillis(at), agentId).map((r) => r.id);
-    queueLogouts(this.db, revokedSessions, reason, at);
     return { revokedSessions, cancelledTaskIds };
   }
 }
