@@ -234,10 +234,11 @@ export class SessionSweeper {
   }
 }
 
-function sessionEvent(
+/** The audit record of a session the sweeper ended (also what the bench's fleet history writes). */
+export function sessionEvent(
   event: 'session.expired' | 'policy.revoked',
   actor: string,
-  session: Session,
+  session: Pick<Session, 'id' | 'sessionIndex' | 'agentId' | 'taskId' | 'spEntityId' | 'assertionId' | 'revokeReason'>,
   agent: AuditedAgent | undefined,
   details: Record<string, unknown>,
 ): AuditEvent {

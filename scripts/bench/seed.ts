@@ -11,6 +11,7 @@ import { agentWriteFromDocument } from '../../lib/scim/user-resource.js';
 import { samlId } from '../../lib/saml/sign-on.js';
 import { NAMEID_FORMAT } from '../../lib/saml/namespaces.js';
 import { SESSION_END_REASON } from '../../lib/sessions/session.js';
+import { sessionEvent } from '../../lib/sessions/sweeper.js';
 import type { TerminalTaskStatus } from '../../lib/tasks/task.js';
 import { FleetCertificates } from './fleet-certificates.js';
 
@@ -740,7 +741,7 @@ export class FleetHistory {
       if (!this.live.has(session.id) || session.expiresAt !== expiresAt) continue;
       budget -= 1;
       if (!this.end(writer, session, expiresAt, SESSION_END_REASON.expired, false)) continue;
-      this.audit(writer, await this.sessionEvent(writer, 'session.expired', 'system', session, SESSION_END_REASON.expired, { expiredAt: new Date(expiresAt).toISOString() }), at);
+      this.audit(writer, await this.sessionEndEvent(writer, 'session.expired', 'system', session, SESSION_END_REASON.expired, { expiredAt: new Date(expiresAt).toISOString() }), at);
     }
     budget = SWEEP_BATCH * SWEEP_MAX_BATCHES;
     const idleSince = at - INACTIVITY_MS;
@@ -758,7 +759,7 @@ export class FleetHistory {
       if (!this.end(writer, session, at, SESSION_END_REASON.inactivity, true)) continue;
       this.audit(
         writer,
-        await this.sessionEvent(writer, 'policy.revoked', 'policy', session, SESSION_END_REASON.inactivity, {
+        await this.sessionEndEvent(writer, 'policy.revoked', 'policy', session, SESSION_END_REASON.inactivity, {
           condition: 'inactivityWindow',
           inactivityWindowSeconds: INACTIVITY_MS / 1000,
           lastActivityAt: new Date(session.lastActivityAt).toISOString(),
@@ -776,7 +777,7 @@ export class FleetHistory {
   }
 
   /** The sweeper's audit record of a session it ended (lib/sessions/sweeper.ts). */
-  private async sessionEvent(
+  private async sessionEndEvent(
     writer: Writer,
     event: 'session.expired' | 'policy.revoked',
     actor: string,
@@ -792,17 +793,7 @@ export class FleetHistory {
         this.agentsById.set(session.agentId, agent);
       }
     }
-    return {
-      event,
-      actor,
-      ...(agent ? { agent } : { agentId: session.agentId }),
-      taskId: session.taskId,
-      spEntityId: session.spEntityId,
-      assertionId: session.assertionId,
-      sessionId: session.id,
-      reason,
-      details: { sessionIndex: session.sessionIndex, ...details },
-    };
+    return sessionEvent(event, actor, { ...session, revokeReason: reason }, agent, details);
   }
 
   /** What the directory holds at the moment the history has reached (no server running). */
