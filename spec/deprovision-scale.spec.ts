@@ -4,6 +4,7 @@ import { openDatabase, type SqliteDatabase } from '../lib/store/database.js';
 import { sqliteStore } from '../lib/store/index.js';
 import { openTask, orchestratorHeaders, provisionAgent, type HttpResult, type TestAgent, type TestIdp } from './support/harness.js';
 import { tessera } from './support/lifecycle-tools.js';
+import { openTaskRecord } from './support/store-fixtures.js';
 import {
   createTestCa,
   metadataCertificates,
@@ -111,20 +112,10 @@ describe('deprovisioning an agent that holds 1,000 live sessions', function () {
     const bulkAtSoapSp = AT_SOAP_SP - REAL_SIGN_ONS.soap;
     db.transaction(() => {
       for (let i = real; i < SESSIONS; i++) {
-        const taskId = randomUUID();
+        const task = openTaskRecord(agent.id, now);
+        const taskId = task.id;
         // better-sqlite3 runs each repository call synchronously, inside this transaction.
-        void store.tasks.create({
-          id: taskId,
-          agentId: agent.id,
-          scopes: ['invoices:read'],
-          tier: 'medium',
-          audiences: [],
-          context: { cidrs: [], computeZone: undefined },
-          status: 'OPEN',
-          createdAt: now,
-          expiresAt: new Date(now.getTime() + 3_600_000),
-          endedAt: undefined,
-        });
+        void store.tasks.create(task);
         void store.sessions.createIfTaskOpen(
           {
             id: randomUUID(),

@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { DATABASE_FILE, openGroupCommitDatabase, sqliteStore, withBatchedWrites, type GroupCommitDatabase } from '../lib/store/index.js';
 import type { ReplayCache } from '../lib/common/replay-cache.js';
+import { settled } from './support/store-fixtures.js';
 
 /*
  * When another connection (another worker process, the checkpoint thread, an
@@ -54,14 +55,6 @@ function watchEventLoop(): { stop(): { ticks: number; turns: number; longestStal
   };
 }
 
-function settled(promise: Promise<unknown>): () => boolean {
-  let done = false;
-  promise.then(
-    () => (done = true),
-    () => (done = true),
-  );
-  return () => done;
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

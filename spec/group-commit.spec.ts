@@ -7,6 +7,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { openGroupCommitDatabase, sqliteStore, withBatchedWrites, DATABASE_FILE, type GroupCommitDatabase } from '../lib/store/index.js';
 import type { Session } from '../lib/sessions/session.js';
+import { openTaskRecord, settled } from './support/store-fixtures.js';
 
 /*
  * The sign-on path's connection: commits are not synced one by one, so these
@@ -39,14 +40,6 @@ class SyncObserver {
   }
 }
 
-function settled(promise: Promise<unknown>): () => boolean {
-  let done = false;
-  promise.then(
-    () => (done = true),
-    () => (done = true),
-  );
-  return () => done;
-}
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -88,18 +81,7 @@ describe('group commit on the sign-on connection', function () {
       },
       now,
     );
-    const task = await store.tasks.create({
-      id: randomUUID(),
-      agentId: agent.id,
-      scopes: ['invoices:read'],
-      tier: 'medium',
-      audiences: [],
-      context: { cidrs: [], computeZone: undefined },
-      status: 'OPEN',
-      createdAt: now,
-      expiresAt: new Date(now.getTime() + 3_600_000),
-      endedAt: undefined,
-    });
+    const task = await store.tasks.create(openTaskRecord(agent.id, now));
     return { agentId: agent.id, taskId: task.id };
   }
 

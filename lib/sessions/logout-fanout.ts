@@ -13,7 +13,15 @@ import { errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { AuditLog } from '../audit/index.js';
 import type { SigningKey } from '../keys/index.js';
-import { LOGOUT_REASON, sendBackChannelLogout, soapLogoutEndpoint, type ServiceProviderRepository, type SoapClientOptions } from '../saml/index.js';
+import {
+  LOGOUT_REASON,
+  sendBackChannelLogout,
+  soapLogoutEndpoint,
+  type ServiceProvider,
+  type ServiceProviderRepository,
+  type SoapClientOptions,
+  type SpEndpoint,
+} from '../saml/index.js';
 import type { LogoutDelivery, LogoutOutbox } from './logout-outbox.js';
 import type { Session } from './session.js';
 
@@ -41,6 +49,16 @@ const SOAP_TIMEOUT_MS = 5_000;
 const MAX_SOAP_ANSWER_BYTES = 256 * 1024;
 const NO_ENDPOINT = 'no SOAP SingleLogoutService';
 const NOT_REGISTERED = 'SP no longer registered';
+
+/**
+ * Where a delivery to this SP goes, or why it has nothing to send:
+ * an SP without a SOAP SingleLogoutService (or no longer registered) is ended by its own session lifetime.
+ */
+function logoutTarget(sp: ServiceProvider | undefined): { readonly endpoint: SpEndpoint } | { readonly skip: string } {
+  if (!sp) return { skip: NOT_REGISTERED };
+  const endpoint = soapLogoutEndpoint(sp);
+  return endpoint ? { endpoint } : { skip: NO_ENDPOINT };
+}
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -126,10 +144,10 @@ export class LogoutFanOut {
    */
   private async skipWithoutEndpoint(now: Date): Promise<void> {
     for (const entityId of await this.deps.outbox.dueServiceProviders(now)) {
-      const sp = await this.deps.serviceProviders.get(entityId);
-      if (sp && soapLogoutEndpoint(sp)) continue;
-      const skipped = await this.deps.outbox.skipDue(entityId, now, sp ? NO_ENDPOINT : NOT_REGISTERED);
-      if (skipped > 0) this.deps.logger.info('logout.skipped', { spEntityId: entityId, deliveries: skipped, detail: sp ? NO_ENDPOINT : NOT_REGISTERED });
+      const target = logoutTarget(await this.deps.serviceProviders.get(entityId));
+      if (!('skip' in target)) continue;
+      const skipped = await this.deps.outbox.skipDue(entityId, now, target.skip);
+      if (skipped > 0) this.deps.logger.info('logout.skipped', { spEntityId: entityId, deliveries: skipped, detail: target.skip });
     }
   }
 
@@ -146,12 +164,12 @@ export class LogoutFanOut {
   private async deliver(delivery: LogoutDelivery): Promise<void> {
     const now = this.deps.clock.now();
     const sp = await this.deps.serviceProviders.get(delivery.spEntityId);
-    const endpoint = sp ? soapLogoutEndpoint(sp) : undefined;
-    if (!endpoint) {
-      // Nothing to tell: the SP takes no back-channel logout (or is gone). Its own session lifetime ends it.
-      await this.deps.outbox.markFinished(delivery.id, 'skipped', now, sp ? NO_ENDPOINT : NOT_REGISTERED);
+    const target = logoutTarget(sp);
+    if ('skip' in target) {
+      await this.deps.outbox.markFinished(delivery.id, 'skipped', now, target.skip);
       return;
     }
+    const { endpoint } = target;
     try {
       const outcome = await sendBackChannelLogout(
         endpoint,

@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { openDatabase, type SqliteDatabase } from '../../lib/store/database.js';
 import { sqliteStore, type Store } from '../../lib/store/index.js';
 import { userNameKey } from '../../lib/store/sqlite-agents.js';
+import type { SessionRow as StoredSessionRow } from '../../lib/store/sqlite-sessions.js';
 import { auditedAgent, entryFromEvent, GENESIS_HASH, type AuditEvent, type AuditedAgent } from '../../lib/audit/index.js';
 import { chainEntry, toRawColumns } from '../../lib/audit/audit-entry.js';
 import type { SensitivityTier } from '../../lib/config/index.js';
@@ -207,20 +208,8 @@ interface LiveSession {
   lastActivityAt: number;
 }
 
-interface SessionRow {
-  id: string;
-  session_index: string;
-  agent_id: string;
-  task_id: string;
-  sp_entity_id: string;
-  name_id: string;
-  name_id_format: string;
-  assertion_id: string;
-  authn_method: string;
-  created_at: number;
-  expires_at: number;
-  last_activity_at: number | null;
-}
+/** What the sessions table holds of a live session (not yet revoked). */
+type SessionRow = Omit<StoredSessionRow, 'revoked_at' | 'revoke_reason'>;
 
 /** The statements of one connection, with the repositories' column lists. */
 function statements(db: SqliteDatabase) {
