@@ -1,6 +1,7 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { TesseraError } from '../common/errors.js';
 import { addSeconds } from '../common/clock.js';
+import { samlId } from '../common/time-ordered-ids.js';
 import { asTesseraError, protocolShape } from '../http/error-mapping.js';
 import { noStore } from '../http/responses.js';
 import type { Views } from '../http/views.js';
@@ -12,7 +13,6 @@ import { sendPostForm } from './post-form.js';
 import {
   receiveIdpInitiated,
   receiveSpRequest,
-  samlId,
   signOn,
   type SignOnAttempt,
   type SignOnDeps,

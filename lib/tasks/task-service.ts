@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import type { Clock } from '../common/clock.js';
 import { addSeconds } from '../common/clock.js';
 import { TesseraError } from '../common/errors.js';
+import { timeOrderedUuid } from '../common/time-ordered-ids.js';
 import { parseCidr } from '../common/cidr.js';
 import { isSensitivityTier, type Config } from '../config/index.js';
 import type { AgentRepository } from '../agents/index.js';
@@ -58,7 +58,7 @@ export async function openTask(deps: TaskServiceDeps, body: unknown): Promise<Ta
 
   const now = deps.clock.now();
   return deps.tasks.create({
-    id: randomUUID(),
+    id: timeOrderedUuid(),
     agentId: agent.id,
     scopes: [...new Set(scopes)],
     tier: input.tier,

@@ -9,7 +9,7 @@ import type { SensitivityTier } from '../../lib/config/index.js';
 import { DEFAULT_CLEANUP_POLICY } from '../../lib/config/cleanup-policy.js';
 import { observe, sourceNetwork, type AgentBaseline } from '../../lib/risk/baseline.js';
 import { agentWriteFromDocument } from '../../lib/scim/user-resource.js';
-import { samlId } from '../../lib/saml/sign-on.js';
+import { samlId, timeOrderedUuid } from '../../lib/common/time-ordered-ids.js';
 import { NAMEID_FORMAT } from '../../lib/saml/namespaces.js';
 import { SESSION_END_REASON } from '../../lib/sessions/session.js';
 import { sessionEvent } from '../../lib/sessions/sweeper.js';
@@ -559,7 +559,7 @@ export class FleetHistory {
     const roll = random.next();
     const endStatus: TerminalTaskStatus | undefined = roll < 0.78 ? 'COMPLETED' : roll < 0.88 ? 'FAILED' : roll < 0.92 ? 'CANCELLED' : undefined;
     const task: SimTask = {
-      id: randomUUID(),
+      id: timeOrderedUuid(),
       agent,
       tier,
       scopes,
@@ -629,7 +629,7 @@ export class FleetHistory {
       refreshed = true;
     } else {
       session = {
-        id: randomUUID(),
+        id: timeOrderedUuid(),
         sessionIndex: samlId(),
         agentId: agent.audited.id,
         taskId: task.id,
@@ -704,7 +704,7 @@ export class FleetHistory {
     if (writer.sql.endSession.run(revokedAt, reason, session.id).changes !== 1) return false;
     if (logout) {
       writer.sql.insertLogout.run(
-        randomUUID(),
+        timeOrderedUuid(),
         session.id,
         session.agentId,
         session.taskId,
