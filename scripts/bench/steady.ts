@@ -1,4 +1,5 @@
-import { Pool } from 'undici';
+import type { ClientRequest } from 'node:http';
+import { Agent, request } from 'node:https';
 import type { LoadRequest, LoadResult } from './load.js';
 
 /*
@@ -13,8 +14,6 @@ import type { LoadRequest, LoadResult } from './load.js';
 
 /** How long, after the last request was due, answers are still waited for (unless the spec says). */
 const DRAIN_SECONDS = 10;
-/** One request waits at most this long for its answer (headers, then body). */
-const REQUEST_TIMEOUT_MS = 30_000;
 
 export interface SteadySpec {
   readonly name: string;
@@ -31,51 +30,51 @@ export interface SteadySpec {
 }
 
 export async function runSteady(spec: SteadySpec): Promise<LoadResult> {
-  // undici, not node:https: the generator shares this machine's two cores with the server, and
-  // node:https cost it 500-600 µs of CPU per request, undici about a third of that (README "Performance").
-  const pool = new Pool(`https://127.0.0.1:${spec.port}`, {
-    connections: spec.connections,
-    pipelining: 1,
-    headersTimeout: REQUEST_TIMEOUT_MS,
-    bodyTimeout: REQUEST_TIMEOUT_MS,
-    connect: {
-      ca: spec.caPem,
-      servername: 'localhost',
-      ...(spec.clientCertificate ? { cert: spec.clientCertificate.certPem, key: spec.clientCertificate.keyPem } : {}),
-    },
+  const agent = new Agent({
+    keepAlive: true,
+    maxSockets: spec.connections,
+    ca: spec.caPem,
+    servername: 'localhost',
+    ...(spec.clientCertificate ? { cert: spec.clientCertificate.certPem, key: spec.clientCertificate.keyPem } : {}),
   });
   const latencies: number[] = [];
   const statusCodes: Record<string, number> = {};
   let errors = 0;
   let timeouts = 0;
   let abandoned = 0;
-  let abandonedAt: number | undefined;
   const total = Math.round(spec.rate * spec.durationSeconds);
   const start = performance.now();
   const pending: Array<Promise<void>> = [];
+  /** Requests sent and not answered yet, with when each was due. */
+  const inFlight = new Map<ClientRequest, number>();
 
-  const send = async (due: number): Promise<void> => {
-    const next = spec.next();
-    try {
-      const { statusCode, body } = await pool.request({ method: 'GET', path: next.path, headers: next.headers });
-      await body.dump({ limit: Number.MAX_SAFE_INTEGER });
-      if (abandonedAt !== undefined) return;
-      const code = String(statusCode);
-      statusCodes[code] = (statusCodes[code] ?? 0) + 1;
-      if (code.startsWith('2')) latencies.push(performance.now() - due);
-    } catch (error) {
-      if (abandonedAt !== undefined) {
-        // Given up at the drain deadline: counted as timed out, with the time it had waited so far.
-        latencies.push(abandonedAt - due);
-        abandoned += 1;
-        timeouts += 1;
-      } else if ((error as { code?: string }).code?.endsWith('_TIMEOUT')) {
-        timeouts += 1;
-      } else {
-        errors += 1;
-      }
-    }
-  };
+  const send = (due: number): Promise<void> =>
+    new Promise((resolve) => {
+      const next = spec.next();
+      const req = request(
+        { host: '127.0.0.1', servername: 'localhost', port: spec.port, path: next.path, headers: next.headers, agent, timeout: 30_000 },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            if (!inFlight.delete(req)) return resolve();
+            const code = String(res.statusCode ?? 0);
+            statusCodes[code] = (statusCodes[code] ?? 0) + 1;
+            if (code.startsWith('2')) latencies.push(performance.now() - due);
+            resolve();
+          });
+        },
+      );
+      inFlight.set(req, due);
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', (error) => {
+        if (inFlight.delete(req)) {
+          if (error.message === 'timeout') timeouts += 1;
+          else errors += 1;
+        }
+        resolve();
+      });
+      req.end();
+    });
 
   let sent = 0;
   let lastReport = start;
@@ -98,12 +97,18 @@ export async function runSteady(spec: SteadySpec): Promise<LoadResult> {
   const drained = Promise.all(pending);
   const deadline = new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), (spec.drainSeconds ?? DRAIN_SECONDS) * 1000).unref());
   if ((await Promise.race([drained, deadline])) === 'late') {
-    abandonedAt = performance.now();
-    await pool.destroy();
+    const abandonedAt = performance.now();
+    for (const [req, due] of [...inFlight]) {
+      inFlight.delete(req);
+      latencies.push(abandonedAt - due);
+      abandoned += 1;
+      timeouts += 1;
+      req.destroy();
+    }
     await drained;
   }
-  const elapsed = ((abandonedAt ?? performance.now()) - start) / 1000;
-  if (!pool.destroyed) await pool.close();
+  const elapsed = (performance.now() - start) / 1000;
+  agent.destroy();
 
   latencies.sort((a, b) => a - b);
   const at = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
