@@ -4,7 +4,7 @@
  * real SQLite file; then, per sign-on, the same calls the sign-on path makes:
  *   load   one indexed read of the baseline row (+ the role lookup)
  *   score  assessRisk + decide (pure)
- *   learn  observe + one upsert of the baseline row
+ *   learn  read, observe and upsert the baseline row, in one transaction
  * `learn` is timed inside one transaction per 64 sign-ons, as the IdP's group commit
  * batches the sign-on path's writes, and also as a transaction of its own.
  */
@@ -46,7 +46,7 @@ async function main(): Promise<void> {
     const agents = Array.from({ length: 100 }, (_, i) => `agent-${i}`);
     const week = emptyBaseline();
     for (let i = 0; i < 7 * 60; i++) observe(week, event(i));
-    for (const agent of agents) await risk.learn(agent, week, ['role-a'], 'https://sp-0.example.test/saml', new Date(START));
+    for (const agent of agents) await risk.storeBaseline(agent, week, new Date(START));
     const groups = ['role-a', 'role-b'];
     const timings = { load: 0, score: 0, learnBatched: 0, learnAlone: 0 };
     let allowed = 0;
@@ -78,8 +78,7 @@ async function main(): Promise<void> {
       if (decision.kind === 'allow') allowed += 1;
       if (!alone && round % BATCH === 0) begin.run();
       t = performance.now();
-      observe(snapshot.baseline, e);
-      await risk.learn(agent, snapshot.baseline, groups, e.spEntityId, e.at);
+      await risk.learn(agent, e, groups, e.spEntityId);
       const spent = performance.now() - t;
       if (alone) timings.learnAlone += spent;
       else timings.learnBatched += spent;

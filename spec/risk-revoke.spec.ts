@@ -59,7 +59,7 @@ describe('risk revoke: a sign-on unlike the agent ends all its sessions, with ba
         scopes: ['reports:read'],
       });
     }
-    await idp.running.idp.store.risk.learn(agent.id, habit, [], 'https://elsewhere.example.test/saml', new Date(now));
+    await idp.running.idp.store.risk.storeBaseline(agent.id, habit, new Date(now));
 
     const revoked = await signOn(sps[2]!, taskId);
     assert.equal(revoked.status, 403, revoked.body);

@@ -6,7 +6,7 @@ import { auditedAgent, type AuditLog } from '../audit/index.js';
 import type { Task } from '../tasks/task.js';
 import type { ApprovalRepository } from '../approvals/approval.js';
 import type { SecurityAlerts } from '../alerts/security-alert.js';
-import { emptyBaseline, observe, sourceNetwork, type RiskEvent } from '../risk/baseline.js';
+import { emptyBaseline, sourceNetwork, type RiskEvent } from '../risk/baseline.js';
 import { assessRisk, NO_RISK } from '../risk/score.js';
 import type { RiskRepository, RiskSnapshot } from '../risk/risk-repository.js';
 import { decide, type DecisionInput } from './decide.js';
@@ -100,8 +100,7 @@ export class PolicyEnforcer {
       if (riskOn) {
         // Roles learn an SP when one of their agents first reaches it (or when none of them had).
         const newToAgent = !(input.spEntityId in snapshot.baseline.sps);
-        observe(snapshot.baseline, event);
-        await this.deps.risk.learn(agent.id, snapshot.baseline, newToAgent || !snapshot.spUsedByRoles ? groupIds : [], input.spEntityId, now);
+        await this.deps.risk.learn(agent.id, event, newToAgent || !snapshot.spUsedByRoles ? groupIds : [], input.spEntityId);
       }
       return { scopes: decision.scopes, releaseAttributes: decision.releaseAttributes, decision };
     }

@@ -1,5 +1,5 @@
 import type { Session } from '../sessions/session.js';
-import type { AgentBaseline } from './baseline.js';
+import type { AgentBaseline, RiskEvent } from './baseline.js';
 
 /** What one sign-on reads before it is scored: one indexed read. */
 export interface RiskSnapshot {
@@ -13,10 +13,14 @@ export interface RiskSnapshot {
 export interface RiskRepository {
   load(agentId: string, groupIds: readonly string[], spEntityId: string): Promise<RiskSnapshot>;
   /**
-   * Stores the baseline after an allowed sign-on: one small write. `rolesToTell` are the
-   * roles that should now count the SP as used (empty when they already do).
+   * Learns an allowed sign-on: the event is applied to the baseline as it is stored at
+   * the moment of writing, in one transaction, so concurrent sign-ons of one agent (in
+   * this process or another) each count once. `rolesToTell` are the roles that should
+   * now count the SP as used (empty when they already do).
    */
-  learn(agentId: string, baseline: AgentBaseline, rolesToTell: readonly string[], spEntityId: string, at: Date): Promise<void>;
+  learn(agentId: string, event: RiskEvent, rolesToTell: readonly string[], spEntityId: string): Promise<void>;
+  /** Replaces an agent's baseline outright: fleet seeding, and tests that give an agent a history. */
+  storeBaseline(agentId: string, baseline: AgentBaseline, at: Date): Promise<void>;
   /**
    * A policy revoke: ends every live session of the agent, queues their back-channel
    * logouts and holds the agent for the owner's review; one transaction.

@@ -1,6 +1,6 @@
 import type { SqliteDatabase } from './database.js';
 import type { Session } from '../sessions/session.js';
-import { emptyBaseline, type AgentBaseline } from '../risk/baseline.js';
+import { emptyBaseline, observe, type AgentBaseline, type RiskEvent } from '../risk/baseline.js';
 import type { RiskRepository, RiskSnapshot } from '../risk/risk-repository.js';
 import { optionalFromMillis, toMillis } from './rows.js';
 import { revokeLiveSessions } from './sqlite-sessions.js';
@@ -17,6 +17,8 @@ export class SqliteRiskRepository implements RiskRepository {
   private readonly upsert;
   private readonly roleSp;
   private readonly hold;
+  private readonly storedState;
+  private readonly learnTx;
 
   constructor(private readonly db: SqliteDatabase) {
     // One statement: the baseline row by primary key and the role lookup by (sp, group) key.
@@ -30,6 +32,17 @@ export class SqliteRiskRepository implements RiskRepository {
        ON CONFLICT (agent_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at`,
     );
     this.roleSp = db.prepare<[string, string, number]>('INSERT OR IGNORE INTO role_sps (group_id, sp_entity_id, first_seen_at) VALUES (?, ?, ?)');
+    this.storedState = db.prepare<[string], string | null>('SELECT state FROM agent_baselines WHERE agent_id = ?').pluck();
+    // Read, learn and write in one transaction (a savepoint inside the sign-on batch, which holds
+    // the write lock): two sign-ons of one agent that loaded the same snapshot both count.
+    this.learnTx = db.transaction((agentId: string, event: RiskEvent, rolesToTell: readonly string[], spEntityId: string) => {
+      const stored = this.storedState.get(agentId);
+      const baseline = stored ? (JSON.parse(stored) as AgentBaseline) : emptyBaseline();
+      observe(baseline, event);
+      const at = toMillis(event.at);
+      this.upsert.run(agentId, JSON.stringify(baseline), at);
+      for (const group of rolesToTell) this.roleSp.run(group, spEntityId, at);
+    });
     this.hold = db.prepare<[string, string, number, number]>(
       `INSERT INTO agent_baselines (agent_id, state, held_since, updated_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (agent_id) DO UPDATE SET held_since = excluded.held_since`,
@@ -45,16 +58,12 @@ export class SqliteRiskRepository implements RiskRepository {
     };
   }
 
-  async learn(agentId: string, baseline: AgentBaseline, rolesToTell: readonly string[], spEntityId: string, at: Date): Promise<void> {
-    const state = JSON.stringify(baseline);
-    if (rolesToTell.length === 0) {
-      this.upsert.run(agentId, state, toMillis(at));
-      return;
-    }
-    this.db.transaction(() => {
-      this.upsert.run(agentId, state, toMillis(at));
-      for (const group of rolesToTell) this.roleSp.run(group, spEntityId, toMillis(at));
-    })();
+  async learn(agentId: string, event: RiskEvent, rolesToTell: readonly string[], spEntityId: string): Promise<void> {
+    this.learnTx.immediate(agentId, event, rolesToTell, spEntityId);
+  }
+
+  async storeBaseline(agentId: string, baseline: AgentBaseline, at: Date): Promise<void> {
+    this.upsert.run(agentId, JSON.stringify(baseline), toMillis(at));
   }
 
   async revokeAgent(agentId: string, at: Date, reason: string): Promise<Session[]> {

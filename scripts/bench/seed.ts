@@ -539,7 +539,7 @@ export class FleetHistory {
     }
     this.clock = end;
     // The risk model writes each agent's baseline at every sign-on; the last write is what stays.
-    for (const [agentId, learnt] of this.baselines) await writer.store.risk.learn(agentId, learnt.baseline, [], '', new Date(learnt.at));
+    for (const [agentId, learnt] of this.baselines) await writer.store.risk.storeBaseline(agentId, learnt.baseline, new Date(learnt.at));
     db.exec('COMMIT');
     this.options.progress(
       `fleet history played from ${new Date(simulatedFrom).toISOString()} to ${new Date(end).toISOString()} ` +
