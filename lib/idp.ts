@@ -67,6 +67,8 @@ export interface IdpOptions {
 export const TLS_CERTIFICATE_FILE = 'tls-certificate.pem';
 
 const REPLAY_PURGE_INTERVAL_MS = 60_000;
+/** A finished logout delivery stays in the outbox this long, then the sweeper deletes it: the outbox holds what is in flight, the audit log the history. */
+const LOGOUT_DELIVERY_RETENTION_SECONDS = 7 * 86_400;
 const REPLAY_PURGE_BATCH = 10_000;
 /**
  * The sign-on connections never checkpoint inside a commit: a thread of one process does it on
@@ -184,6 +186,7 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
       onSessionsRevoked: async (sessions, reason) => {
         await logoutFanOut.enqueue(sessions, reason);
       },
+      deliveries: { outbox: store.logoutOutbox, retentionSeconds: LOGOUT_DELIVERY_RETENTION_SECONDS },
     });
     const maintainKeys = async (): Promise<void> => {
       // Workers only re-read the key table; the primary (or a lone process) rotates.

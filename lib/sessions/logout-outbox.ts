@@ -63,6 +63,11 @@ export interface LogoutOutbox {
   markFailed(id: string, attempts: number, nextAttemptAt: Date, error: string): Promise<void>;
   /** At start: every pending delivery becomes due now, whatever its backoff said. */
   resumePending(now: Date): Promise<number>;
+  /**
+   * Deletes up to `limit` finished deliveries (delivered, skipped, abandoned) that finished
+   * before `before`, oldest first; pending ones are never touched. Returns how many went.
+   */
+  purgeFinished(before: Date, limit: number): Promise<number>;
   /** When the next pending delivery is due, if any. */
   nextDueAt(): Promise<Date | undefined>;
   list(): Promise<LogoutDelivery[]>;

@@ -5,6 +5,7 @@ import type { AgentRepository, CredentialRepository } from '../agents/index.js';
 import { auditedAgent, type AuditEvent, type AuditLog, type AuditedAgent } from '../audit/index.js';
 import type { SessionLifecycleRepository, TaskEndNotice } from './lifecycle-repository.js';
 import { SESSION_END_REASON, type Session } from './session.js';
+import type { LogoutOutbox } from './logout-outbox.js';
 
 export interface SweepReport {
   /** Sessions whose lifetime passed, now marked ended. */
@@ -17,6 +18,8 @@ export interface SweepReport {
   readonly taskRevoked: number;
   /** Agent certificates retired by rotateCredentials. */
   readonly credentialsRetired: number;
+  /** Finished logout deliveries deleted once past their retention. */
+  readonly deliveriesPurged: number;
 }
 
 export interface SessionSweeperDeps {
@@ -36,6 +39,8 @@ export interface SessionSweeperDeps {
    * Natural expiry is not passed: the SP's assertion already carried SessionNotOnOrAfter.
    */
   readonly onSessionsRevoked: (sessions: readonly Session[], reason: string) => Promise<void>;
+  /** The logout outbox, and how long a finished delivery stays in it (sent and failed deliveries are audited, skipped ones logged). */
+  readonly deliveries: { readonly outbox: Pick<LogoutOutbox, 'purgeFinished'>; readonly retentionSeconds: number };
 }
 
 const DEFAULT_MAX_BATCHES = 20;
@@ -46,6 +51,7 @@ const DEFAULT_MAX_BATCHES = 20;
  * 1. sessions past their lifetime are marked ended;
  * 2. sessions idle past the inactivity window are revoked;
  * 3. tasks that ended in a listed status have their remaining sessions revoked;
+ * 4. logout deliveries finished longer ago than their retention are deleted;
  * and rotateCredentials retires the affected agents' current certificates.
  * Every revocation and retirement is an audited policy action.
  */
@@ -99,12 +105,14 @@ export class SessionSweeper {
     const expired = await this.endExpired(now, provenance);
     const idle = await this.revokeIdle(now, provenance);
     const tasks = await this.applyTaskEnds(now, provenance);
+    const deliveriesPurged = await this.purgeDeliveries(now);
     const report: SweepReport = {
       expired,
       idleRevoked: idle.revoked,
       taskEnds: tasks.seen,
       taskRevoked: tasks.revoked,
       credentialsRetired: idle.retired + tasks.retired,
+      deliveriesPurged,
     };
     if (Object.values(report).some((n) => n > 0)) this.deps.logger.info('sessions.swept', { ...report });
     return report;
@@ -112,6 +120,18 @@ export class SessionSweeper {
 
   private get maxBatches(): number {
     return this.deps.maxBatchesPerSweep ?? DEFAULT_MAX_BATCHES;
+  }
+
+  private async purgeDeliveries(now: Date): Promise<number> {
+    const { outbox, retentionSeconds } = this.deps.deliveries;
+    const before = new Date(now.getTime() - retentionSeconds * 1000);
+    let total = 0;
+    for (let batch = 0; batch < this.maxBatches && !this.stopped; batch += 1) {
+      const purged = await outbox.purgeFinished(before, this.deps.batchSize);
+      total += purged;
+      if (purged < this.deps.batchSize) break;
+    }
+    return total;
   }
 
   private async endExpired(now: Date, provenance: ProvenanceCache): Promise<number> {

@@ -169,6 +169,7 @@ export class SqliteLogoutOutbox implements LogoutOutbox {
   private readonly dueSps;
   private readonly skipDueOfSp;
   private readonly all;
+  private readonly purgeFinishedBefore;
 
   constructor(private readonly db: SqliteDatabase) {
     this.endOpenTask = db.prepare<[string, number, string], TaskRow>(
@@ -204,6 +205,11 @@ export class SqliteLogoutOutbox implements LogoutOutbox {
         WHERE state = 'pending' AND next_attempt_at <= ? AND sp_entity_id = ?`,
     );
     this.all = db.prepare<[], DeliveryRow>('SELECT * FROM logout_outbox ORDER BY created_at, id');
+    // Through logout_outbox_finished (its WHERE is this one's), oldest first: a bounded batch per call.
+    this.purgeFinishedBefore = db.prepare<[number, number]>(
+      `DELETE FROM logout_outbox WHERE rowid IN (SELECT rowid FROM logout_outbox
+         WHERE state <> 'pending' AND finished_at < ? ORDER BY finished_at LIMIT ?)`,
+    );
   }
 
   async enqueue(sessions: readonly Session[], reason: string, at: Date): Promise<number> {
@@ -276,6 +282,10 @@ export class SqliteLogoutOutbox implements LogoutOutbox {
 
   async resumePending(now: Date): Promise<number> {
     return this.resume.run(toMillis(now), toMillis(now)).changes;
+  }
+
+  async purgeFinished(before: Date, limit: number): Promise<number> {
+    return this.purgeFinishedBefore.run(toMillis(before), limit).changes;
   }
 
   async nextDueAt(): Promise<Date | undefined> {
