@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DATABASE_FILE } from '../lib/store/index.js';
 import { openDatabase } from '../lib/store/database.js';
+import { REFRESH_LIVE_SESSION } from '../lib/store/sqlite-sessions.js';
 import { openTask, provisionAgent, startTestIdp, type TestAgent, type TestIdp } from './support/harness.js';
 import { registerNodeSamlSp, type NodeSamlSp } from './support/node-saml-sp.js';
 
@@ -81,13 +82,13 @@ describe('pages a session refresh writes', function () {
     }
   });
 
-  it('revocation by agent or task and SP logout by NameID still select through their indexes', () => {
+  it('revocation by agent or task, SP logout by NameID and the session refresh select through the index meant for them', () => {
     const db = openDatabase(idp.dataDir);
     try {
-      const plan = (sql: string) =>
+      const plan = (sql: string, params: Record<string, string | number> = {}) =>
         db
           .prepare(`EXPLAIN QUERY PLAN ${sql}`)
-          .all()
+          .all(params)
           .map((row) => (row as { detail: string }).detail)
           .join('; ');
       assert.match(plan("SELECT id FROM sessions WHERE agent_id = 'a' AND revoked_at IS NULL AND expires_at > 0"), /USING INDEX sessions_live_by_agent/);
@@ -96,6 +97,12 @@ describe('pages a session refresh writes', function () {
         plan("SELECT id FROM sessions WHERE sp_entity_id = 's' AND name_id = 'n' AND revoked_at IS NULL AND expires_at > 0 ORDER BY created_at"),
         /USING INDEX sessions_live_by_name_id/,
       );
+      // Its WHERE fits three live-session indexes; only the task's is narrow whatever the fleet.
+      const refresh = plan(REFRESH_LIVE_SESSION, {
+        assertionId: '_a', authnMethod: 'mtls', expiresAt: 1, now: 0, taskId: 't', agentId: 'a', spEntityId: 's', nameIdFormat: 'f', idleSince: 0,
+      });
+      assert.match(refresh, /SEARCH sessions USING INDEX sessions_live_by_task \(task_id=\?\)/, refresh);
+      assert.doesNotMatch(refresh, /sessions_live_by_name_id|sessions_live_by_agent/, refresh);
     } finally {
       db.close();
     }

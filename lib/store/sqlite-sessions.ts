@@ -103,6 +103,21 @@ const TASK_STILL_OPEN = `EXISTS (SELECT 1 FROM tasks t JOIN agents a ON a.id = t
                                   WHERE t.id = @taskId AND t.agent_id = @agentId AND t.status = 'OPEN'
                                     AND t.expires_at > @now AND a.active = 1)`;
 
+/**
+ * The newest live session of this task at this SP, if it has not gone idle, takes the new
+ * assertion. The session is found through the task's live sessions, named with INDEXED BY:
+ * its WHERE also fits the indexes by agent and by SP NameID, and without statistics SQLite
+ * took the SP's (every live session at that SP: 14.8 ms per sign-on with 21,000 live
+ * sessions, against about 1 ms).
+ */
+export const REFRESH_LIVE_SESSION = `UPDATE sessions SET assertion_id = @assertionId, authn_method = @authnMethod, expires_at = @expiresAt, last_activity_at = @now
+  WHERE id = (SELECT id FROM sessions INDEXED BY sessions_live_by_task
+               WHERE task_id = @taskId AND agent_id = @agentId AND sp_entity_id = @spEntityId
+                 AND name_id_format = @nameIdFormat AND revoked_at IS NULL AND expires_at > @now
+                 AND COALESCE(last_activity_at, created_at) > @idleSince
+               ORDER BY created_at DESC LIMIT 1)
+  RETURNING *`;
+
 export class SqliteSessionRepository implements SessionRepository {
   private readonly insertIfOpen;
   private readonly taskOpen;
@@ -123,16 +138,7 @@ export class SqliteSessionRepository implements SessionRepository {
     this.taskOpen = db.prepare<{ taskId: string; agentId: string; now: number }, { ok: number }>(
       `SELECT ${TASK_STILL_OPEN} AS ok`,
     );
-    // The newest live session of this task at this SP, if it has not gone idle, takes the new assertion.
-    this.refreshLive = db.prepare<Record<string, string | number>, SessionRow>(
-      `UPDATE sessions SET assertion_id = @assertionId, authn_method = @authnMethod, expires_at = @expiresAt, last_activity_at = @now
-        WHERE id = (SELECT id FROM sessions
-                     WHERE task_id = @taskId AND agent_id = @agentId AND sp_entity_id = @spEntityId
-                       AND name_id_format = @nameIdFormat AND revoked_at IS NULL AND expires_at > @now
-                       AND COALESCE(last_activity_at, created_at) > @idleSince
-                     ORDER BY created_at DESC LIMIT 1)
-        RETURNING *`,
-    );
+    this.refreshLive = db.prepare<Record<string, string | number>, SessionRow>(REFRESH_LIVE_SESSION);
     this.byId = db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE id = ?');
     this.byIndex = db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE session_index = ?');
     this.liveForAgent = db.prepare<[string, number], SessionRow>(
