@@ -360,6 +360,7 @@ function durableAfterRecord(audit: AuditLog, durable: () => Promise<void>): Audi
       await audit.record(event);
       await durable();
     },
+    recorded: (event, entry) => audit.recorded(event, entry),
   };
 }
 

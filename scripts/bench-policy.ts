@@ -89,7 +89,7 @@ async function main(): Promise<void> {
       policy: DEFAULT_POLICY,
       risk,
       approvals: new SqliteApprovalRepository(db),
-      audit: { record: async () => undefined },
+      audit: { record: async () => undefined, recorded: () => undefined },
       logger: silentLogger,
       alerts: noAlerts,
       onLogoutsQueued: () => undefined,

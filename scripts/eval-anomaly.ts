@@ -247,6 +247,8 @@ const audit: AuditLog = {
   async record(event) {
     if (event.event.startsWith('policy.')) lastRefusal.event = event;
   },
+  // The enforcer records everything through record(); no store transaction appends here.
+  recorded() {},
 };
 
 /** What a refusal was for: its reason codes and, for risk, the signals behind the score. */

@@ -1,5 +1,7 @@
 import type { Agent, AgentCertificate, AgentWrite, NewAgent } from './agent.js';
 import type { Session } from '../sessions/session.js';
+import type { AuditEntry } from '../audit/audit-entry.js';
+import type { AuditEvent } from '../audit/audit-log.js';
 
 export interface AgentEndResult {
   readonly agent: Agent;
@@ -10,6 +12,12 @@ export interface AgentEndResult {
 
 export interface AgentChangeResult extends AgentEndResult {
   readonly previous: Agent;
+}
+
+/** The audit record of a change, appended in the change's own transaction. */
+export interface AuditedWithin {
+  readonly event: AuditEvent;
+  readonly entry: AuditEntry;
 }
 
 /** Agent records. Every method is one atomic operation. */
@@ -31,10 +39,28 @@ export interface AgentRepository {
    */
   replace(id: string, agent: AgentWrite, at: Date, expectedVersion: number | undefined): Promise<AgentChangeResult | undefined>;
   /**
+   * replace, with the audit record of its outcome appended in the same transaction: a
+   * deactivation's revocations and their record commit together or not at all.
+   */
+  replaceAudited(
+    id: string,
+    agent: AgentWrite,
+    at: Date,
+    expectedVersion: number | undefined,
+    auditOf: (result: AgentChangeResult) => AuditEvent,
+  ): Promise<(AgentChangeResult & { readonly audited: AuditedWithin }) | undefined>;
+  /**
    * Activates or deactivates. Deactivation revokes every live session, cancels every
    * open task and queues the logouts in the same transaction.
    */
   setActive(id: string, active: boolean, at: Date): Promise<AgentEndResult | undefined>;
   /** Deletes the agent after revoking its sessions, cancelling its tasks and queueing the logouts, atomically. */
   delete(id: string, at: Date, expectedVersion?: number): Promise<AgentEndResult | undefined>;
+  /** delete, with the audit record of its outcome appended in the same transaction. */
+  deleteAudited(
+    id: string,
+    at: Date,
+    expectedVersion: number | undefined,
+    auditOf: (result: AgentEndResult) => AuditEvent,
+  ): Promise<(AgentEndResult & { readonly audited: AuditedWithin }) | undefined>;
 }

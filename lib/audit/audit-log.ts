@@ -1,3 +1,5 @@
+import type { AuditEntry } from './audit-entry.js';
+
 /**
  * Every decision Tessera takes is recorded as an audit event: what happened, who
  * asked, about which agent, task, SP and assertion, and the agent's provenance
@@ -61,4 +63,10 @@ export interface AuditEvent {
 export interface AuditLog {
   /** Resolves once the event is recorded; callers acknowledge nothing before that. */
   record(event: AuditEvent): Promise<void>;
+  /**
+   * An entry that a store transaction appended together with the change it records
+   * (AgentRepository.replace and delete), now committed: its log line, metric and
+   * checkpoint schedule, as record() gives every other entry.
+   */
+  recorded(event: AuditEvent, entry: AuditEntry): void;
 }

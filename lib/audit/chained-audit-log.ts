@@ -44,12 +44,14 @@ export function chainedAuditLog(deps: { store: AuditStore; clock: Clock; logger:
       return;
     }
     batch.forEach((pending, i) => {
-      const chained = appended[i]!;
-      deps.logger.info(`audit.${pending.event.event}`, { ...auditLogFields(pending.event), auditSeq: chained.seq });
+      logAppended(pending.event, appended[i]!);
       pending.resolve();
     });
     const head = appended[appended.length - 1]!;
     for (const listener of listeners) listener(head);
+  };
+  const logAppended = (event: AuditEvent, entry: AuditEntry): void => {
+    deps.logger.info(`audit.${event.event}`, { ...auditLogFields(event), auditSeq: entry.seq });
   };
 
   return {
@@ -58,6 +60,10 @@ export function chainedAuditLog(deps: { store: AuditStore; clock: Clock; logger:
         queue.push({ event, entry: entryFromEvent(event, deps.clock.now()), resolve, reject });
         scheduled ??= new Promise<void>((done) => setImmediate(() => void flush().finally(done)));
       });
+    },
+    recorded(event: AuditEvent, entry: AuditEntry): void {
+      logAppended(event, entry);
+      for (const listener of listeners) listener(entry);
     },
     async flush(): Promise<void> {
       await (scheduled ?? flush());

@@ -1,4 +1,5 @@
 import type { Logger } from '../common/log.js';
+import type { AuditEntry } from './audit-entry.js';
 import type { AuditEvent, AuditLog } from './audit-log.js';
 
 /** The structured log line of a decision: flat fields an operator can grep. */
@@ -24,6 +25,9 @@ export function loggingAuditLog(logger: Logger): AuditLog {
   return {
     async record(event: AuditEvent): Promise<void> {
       logger.info(`audit.${event.event}`, auditLogFields(event));
+    },
+    recorded(event: AuditEvent, entry: AuditEntry): void {
+      logger.info(`audit.${event.event}`, { ...auditLogFields(event), auditSeq: entry.seq });
     },
   };
 }

@@ -67,5 +67,9 @@ export function countingAuditLog(inner: AuditLog, metrics: Metrics): AuditLog {
       await inner.record(event);
       metrics.observeDecision(event);
     },
+    recorded(event, entry): void {
+      inner.recorded(event, entry);
+      metrics.observeDecision(event);
+    },
   };
 }

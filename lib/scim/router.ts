@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Agent } from '../agents/agent.js';
 import type { AgentChangeResult, AgentEndResult, AgentRepository } from '../agents/agent-repository.js';
-import { auditedAgent, type AuditLog } from '../audit/index.js';
+import { auditedAgent, type AuditEvent, type AuditLog } from '../audit/index.js';
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/log.js';
 import { TesseraError } from '../common/errors.js';
@@ -86,25 +86,28 @@ export function scimRouter(deps: ScimRouterDeps): Router {
     replace: async (current, document, actor, patch) => {
       if (patch && own(document, 'active') === undefined) throw new TesseraError('invalid_value', 'active cannot be removed: replace it with false');
       const now = deps.clock.now();
-      const result = await deps.agents.replace(current.id, agentWriteFromDocument(document, now, current), now, current.version);
+      // The record commits with the change: a deactivation's revocations are never left unaudited.
+      const result = await deps.agents.replaceAudited(current.id, agentWriteFromDocument(document, now, current), now, current.version, (r) =>
+        agentChangeEvent(actor, r),
+      );
       if (!result) throw new TesseraError('not_found', `no User with id ${current.id}`);
-      await auditAgentChange(deps, actor, result);
+      deps.audit.recorded(result.audited.event, result.audited.entry);
       if (result.previous.active && !result.agent.active) deps.onAgentEnded?.(result, 'deactivated');
       return result.agent;
     },
     remove: async (id, expectedVersion, actor) => {
-      const result = await deps.agents.delete(id, deps.clock.now(), expectedVersion);
-      if (!result) return false;
-      await deps.audit.record({
+      const result = await deps.agents.deleteAudited(id, deps.clock.now(), expectedVersion, (r) => ({
         event: 'agent.deleted',
         actor,
-        agent: auditedAgent(result.agent),
+        agent: auditedAgent(r.agent),
         details: {
-          revokedSessions: result.revokedSessions.map((s) => s.id),
-          revokedSessionsBySp: sessionsBySp(result.revokedSessions),
-          cancelledTasks: result.cancelledTaskIds,
+          revokedSessions: r.revokedSessions.map((s) => s.id),
+          revokedSessionsBySp: sessionsBySp(r.revokedSessions),
+          cancelledTasks: r.cancelledTaskIds,
         },
-      });
+      }));
+      if (!result) return false;
+      deps.audit.recorded(result.audited.event, result.audited.entry);
       deps.onAgentEnded?.(result, 'deleted');
       return true;
     },
@@ -298,14 +301,14 @@ function mountResource<R>(router: Router, adapter: ResourceAdapter<R>): void {
   });
 }
 
-async function auditAgentChange(deps: ScimRouterDeps, actor: string, result: AgentChangeResult): Promise<void> {
+function agentChangeEvent(actor: string, result: AgentChangeResult): AuditEvent {
   const { previous, agent } = result;
   const changed: string[] = (['userName', 'active', 'externalId'] as const).filter((key) => previous[key] !== agent[key]);
   if (JSON.stringify(previous.profile) !== JSON.stringify(agent.profile)) changed.push('profile');
   if (JSON.stringify(previous.extraAttributes) !== JSON.stringify(agent.extraAttributes)) changed.push('attributes');
   const before = previous.certificates.filter((c) => c.retiredAt === undefined).map((c) => c.thumbprint);
   const after = agent.certificates.filter((c) => c.retiredAt === undefined).map((c) => c.thumbprint);
-  await deps.audit.record({
+  return {
     event: previous.active && !agent.active ? 'agent.deactivated' : 'agent.changed',
     actor,
     agent: auditedAgent(agent),
@@ -319,7 +322,7 @@ async function auditAgentChange(deps: ScimRouterDeps, actor: string, result: Age
       revokedSessionsBySp: sessionsBySp(result.revokedSessions),
       cancelledTasks: result.cancelledTaskIds,
     },
-  });
+  };
 }
 
 /** Each revoked session under the SP that held it: the trail names every SP that was told (or skipped). */

@@ -60,14 +60,15 @@ export function openSqliteStore(dataDir: string, options: { readonly automaticCh
 
 export function sqliteStore(db: SqliteDatabase): Store {
   const directory = new DirectoryCache(db);
+  const audit = new SqliteAuditStore(db);
   return {
-    agents: new SqliteAgentRepository(db, directory),
+    agents: new SqliteAgentRepository(db, directory, audit),
     groups: new SqliteGroupRepository(db),
     logoutOutbox: new SqliteLogoutOutbox(db),
     tasks: new SqliteTaskRepository(db),
     sessions: new SqliteSessionRepository(db),
     lifecycle: new SqliteSessionLifecycle(db),
-    audit: new SqliteAuditStore(db),
+    audit,
     credentials: new SqliteCredentialRepository(db),
     serviceProviders: new SqliteServiceProviderRepository(db, directory),
     tokens: new SqliteTokenRepository(db),

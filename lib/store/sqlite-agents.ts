@@ -1,7 +1,10 @@
 import type { SqliteDatabase } from './database.js';
 import { DirectoryCache } from './directory-cache.js';
 import { unionOfScopes, type Agent, type AgentCertificate, type AgentGroup, type AgentProfile, type AgentWrite, type NewAgent } from '../agents/agent.js';
-import type { AgentChangeResult, AgentEndResult, AgentRepository } from '../agents/agent-repository.js';
+import type { AgentChangeResult, AgentEndResult, AgentRepository, AuditedWithin } from '../agents/agent-repository.js';
+import { entryFromEvent } from '../audit/audit-entry.js';
+import type { AuditEvent } from '../audit/audit-log.js';
+import { SqliteAuditStore } from './sqlite-audit.js';
 import type { Session } from '../sessions/session.js';
 import { TesseraError } from '../common/errors.js';
 import { fromMillis, optionalFromMillis, parseJson, toMillis } from './rows.js';
@@ -68,6 +71,8 @@ export class SqliteAgentRepository implements AgentRepository {
   constructor(
     private readonly db: SqliteDatabase,
     private readonly directory: DirectoryCache = new DirectoryCache(db),
+    /** The audit trail on the same connection: a change and its record share one transaction. */
+    private readonly audit: SqliteAuditStore = new SqliteAuditStore(db),
   ) {
     this.insertAgent = db.prepare(
       `INSERT INTO agents (id, user_name, user_name_key, active, external_id, profile, extra_attributes, version, created_at, updated_at)
@@ -201,34 +206,56 @@ export class SqliteAgentRepository implements AgentRepository {
   }
 
   async replace(id: string, agent: AgentWrite, at: Date, expectedVersion: number | undefined): Promise<AgentChangeResult | undefined> {
-    return this.db.transaction((): AgentChangeResult | undefined => {
-      const row = this.byId.get(id);
-      if (!row) return undefined;
-      if (expectedVersion !== undefined && row.version !== expectedVersion) {
-        throw new TesseraError('precondition_failed', `the User is at version W/"${row.version}", not W/"${expectedVersion}"`);
-      }
-      const previous = this.hydrate(row);
-      const key = userNameKey(agent.userName);
-      const holder = this.byUserName.get(key);
-      if (holder && holder.id !== id) throw uniqueness(`userName "${agent.userName}" is already in use`);
-      const updated = this.updateAgent.get({
-        id,
-        userName: agent.userName,
-        userNameKey: key,
-        active: agent.active ? 1 : 0,
-        externalId: agent.externalId ?? null,
-        profile: JSON.stringify(agent.profile),
-        extraAttributes: JSON.stringify(agent.extraAttributes),
-        at: toMillis(at),
-      })!;
-      const wanted = new Set(agent.certificates.map((c) => c.thumbprint));
-      for (const current of previous.certificates) {
-        if (current.retiredAt === undefined && !wanted.has(current.thumbprint)) this.retireCertificate.run(toMillis(at), id, current.thumbprint);
-      }
-      for (const certificate of agent.certificates) this.addCertificate(id, certificate);
-      const ended = previous.active && !agent.active ? this.endEverything(id, at, 'agent_deactivated') : { revokedSessions: [], cancelledTaskIds: [] };
-      return { agent: this.hydrate(updated), previous, ...ended };
-    }).immediate();
+    return this.db.transaction(() => this.replaceWithin(id, agent, at, expectedVersion)).immediate();
+  }
+
+  async replaceAudited(
+    id: string,
+    agent: AgentWrite,
+    at: Date,
+    expectedVersion: number | undefined,
+    auditOf: (result: AgentChangeResult) => AuditEvent,
+  ): Promise<(AgentChangeResult & { readonly audited: AuditedWithin }) | undefined> {
+    return this.db
+      .transaction(() => {
+        const result = this.replaceWithin(id, agent, at, expectedVersion);
+        return result && { ...result, audited: this.auditWithin(auditOf(result), at) };
+      })
+      .immediate();
+  }
+
+  private auditWithin(event: AuditEvent, at: Date): AuditedWithin {
+    return { event, entry: this.audit.appendWithin(entryFromEvent(event, at)) };
+  }
+
+  /** replace's work, inside the caller's transaction. */
+  private replaceWithin(id: string, agent: AgentWrite, at: Date, expectedVersion: number | undefined): AgentChangeResult | undefined {
+    const row = this.byId.get(id);
+    if (!row) return undefined;
+    if (expectedVersion !== undefined && row.version !== expectedVersion) {
+      throw new TesseraError('precondition_failed', `the User is at version W/"${row.version}", not W/"${expectedVersion}"`);
+    }
+    const previous = this.hydrate(row);
+    const key = userNameKey(agent.userName);
+    const holder = this.byUserName.get(key);
+    if (holder && holder.id !== id) throw uniqueness(`userName "${agent.userName}" is already in use`);
+    const updated = this.updateAgent.get({
+      id,
+      userName: agent.userName,
+      userNameKey: key,
+      active: agent.active ? 1 : 0,
+      externalId: agent.externalId ?? null,
+      profile: JSON.stringify(agent.profile),
+      extraAttributes: JSON.stringify(agent.extraAttributes),
+      at: toMillis(at),
+    })!;
+    const wanted = new Set(agent.certificates.map((c) => c.thumbprint));
+    for (const current of previous.certificates) {
+      if (current.retiredAt === undefined && !wanted.has(current.thumbprint)) this.retireCertificate.run(toMillis(at), id, current.thumbprint);
+    }
+    for (const certificate of agent.certificates) this.addCertificate(id, certificate);
+    const ended = previous.active && !agent.active ? this.endEverything(id, at, 'agent_deactivated') : { revokedSessions: [], cancelledTaskIds: [] };
+    return { agent: this.hydrate(updated), previous, ...ended };
   }
 
   async setActive(id: string, active: boolean, at: Date): Promise<AgentEndResult | undefined> {
@@ -241,17 +268,34 @@ export class SqliteAgentRepository implements AgentRepository {
   }
 
   async delete(id: string, at: Date, expectedVersion?: number): Promise<AgentEndResult | undefined> {
-    return this.db.transaction((): AgentEndResult | undefined => {
-      const row = this.byId.get(id);
-      if (!row) return undefined;
-      if (expectedVersion !== undefined && row.version !== expectedVersion) {
-        throw new TesseraError('precondition_failed', `the User is at version W/"${row.version}", not W/"${expectedVersion}"`);
-      }
-      const agent = this.hydrate(row);
-      const ended = this.endEverything(id, at, 'agent_deleted');
-      this.deleteAgent.run(id);
-      return { agent, ...ended };
-    }).immediate();
+    return this.db.transaction(() => this.deleteWithin(id, at, expectedVersion)).immediate();
+  }
+
+  async deleteAudited(
+    id: string,
+    at: Date,
+    expectedVersion: number | undefined,
+    auditOf: (result: AgentEndResult) => AuditEvent,
+  ): Promise<(AgentEndResult & { readonly audited: AuditedWithin }) | undefined> {
+    return this.db
+      .transaction(() => {
+        const result = this.deleteWithin(id, at, expectedVersion);
+        return result && { ...result, audited: this.auditWithin(auditOf(result), at) };
+      })
+      .immediate();
+  }
+
+  /** delete's work, inside the caller's transaction. */
+  private deleteWithin(id: string, at: Date, expectedVersion: number | undefined): AgentEndResult | undefined {
+    const row = this.byId.get(id);
+    if (!row) return undefined;
+    if (expectedVersion !== undefined && row.version !== expectedVersion) {
+      throw new TesseraError('precondition_failed', `the User is at version W/"${row.version}", not W/"${expectedVersion}"`);
+    }
+    const agent = this.hydrate(row);
+    const ended = this.endEverything(id, at, 'agent_deleted');
+    this.deleteAgent.run(id);
+    return { agent, ...ended };
   }
 
   /**

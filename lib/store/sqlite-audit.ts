@@ -111,6 +111,14 @@ export class SqliteAuditStore implements AuditStore {
     return this.appendAll.immediate(entries);
   }
 
+  /**
+   * Appends inside the caller's transaction on this connection (as a savepoint), so a
+   * change and its record commit together or not at all.
+   */
+  appendWithin(entry: NewAuditEntry): AuditEntry {
+    return this.appendAll.immediate([entry])[0]!;
+  }
+
   async head(): Promise<AuditHead> {
     return this.currentHead();
   }
