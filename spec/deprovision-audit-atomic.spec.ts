@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { openDatabase, type SqliteDatabase } from '../lib/store/database.js';
-import { openTask, orchestratorHeaders, provisionAgent, startTestIdp, type TestAgent, type TestIdp } from './support/harness.js';
-import { registerNodeSamlSp, type NodeSamlSp } from './support/node-saml-sp.js';
+import { idpInitiatedSignOn, openTask, orchestratorHeaders, type TestAgent, type TestIdp } from './support/harness.js';
+import { startIdpWithAgentAndSp, type NodeSamlSp } from './support/node-saml-sp.js';
 
 /*
  * Deprovisioning and its audit record commit together: the agent.deactivated or
@@ -24,9 +24,7 @@ describe('deprovisioning is audited in its own transaction', function () {
   let task: string;
 
   beforeEach(async () => {
-    idp = await startTestIdp();
-    agent = await provisionAgent(idp);
-    sp = await registerNodeSamlSp(idp, { signResponse: false });
+    ({ idp, agent, sp } = await startIdpWithAgentAndSp({ signResponse: false }));
     db = openDatabase(idp.dataDir);
     task = await openTask(idp, { agent: agent.userName, audiences: [sp.entityId] });
     assert.equal((await signOn()).status, 200);
@@ -36,12 +34,7 @@ describe('deprovisioning is audited in its own transaction', function () {
     await idp.close();
   });
 
-  const signOn = () =>
-    idp.request({
-      path: `/saml/sso/initiate?sp=${encodeURIComponent(sp.entityId)}`,
-      headers: { 'task-id': task, accept: 'application/json' },
-      clientCert: { certPem: agent.credential.certPem, keyPem: agent.credential.keyPem },
-    });
+  const signOn = () => idpInitiatedSignOn(idp, agent, sp.entityId, task);
   const deactivate = () =>
     idp.request({
       method: 'PATCH',

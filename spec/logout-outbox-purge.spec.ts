@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { ManualClock } from '../lib/common/clock.js';
 import { openDatabase, type SqliteDatabase } from '../lib/store/database.js';
-import { openTask, orchestratorHeaders, provisionAgent, startTestIdp, type TestIdp } from './support/harness.js';
+import { idpInitiatedSignOn, openTask, orchestratorHeaders, provisionAgent, startTestIdp, type TestIdp } from './support/harness.js';
 import { registerSp, spMetadata, waitFor } from './support/loopback-sp.js';
 
 /*
@@ -50,11 +50,7 @@ describe('logout outbox retention', function () {
     const agent = await provisionAgent(idp);
     for (const sp of [PLAIN_SP, DOWN_SP]) {
       const task = await openTask(idp, { agent: agent.userName });
-      const signOn = await idp.request({
-        path: `/saml/sso/initiate?sp=${encodeURIComponent(sp)}`,
-        headers: { accept: 'application/json', 'task-id': task },
-        clientCert: { certPem: agent.credential.certPem, keyPem: agent.credential.keyPem },
-      });
+      const signOn = await idpInitiatedSignOn(idp, agent, sp, task);
       assert.equal(signOn.status, 200, signOn.body);
     }
     const deprovision = await idp.request({

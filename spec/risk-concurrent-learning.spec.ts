@@ -6,8 +6,8 @@ import path from 'node:path';
 import { openDatabase } from '../lib/store/database.js';
 import { SqliteRiskRepository } from '../lib/store/sqlite-risk.js';
 import type { AgentBaseline, RiskEvent } from '../lib/risk/baseline.js';
-import { openTask, provisionAgent, startTestIdp, type TestAgent, type TestIdp } from './support/harness.js';
-import { registerNodeSamlSp, type NodeSamlSp } from './support/node-saml-sp.js';
+import { openTask, type TestAgent, type TestIdp } from './support/harness.js';
+import { startIdpWithAgentAndSp, type NodeSamlSp } from './support/node-saml-sp.js';
 
 /*
  * Every allowed sign-on is learnt into the agent's risk baseline exactly once,
@@ -38,9 +38,7 @@ describe('risk baseline under concurrent sign-ons', function () {
     let sp: NodeSamlSp;
 
     beforeEach(async () => {
-      idp = await startTestIdp();
-      agent = await provisionAgent(idp);
-      sp = await registerNodeSamlSp(idp, { signResponse: false });
+      ({ idp, agent, sp } = await startIdpWithAgentAndSp({ signResponse: false }));
     });
     afterEach(async () => idp.close());
 

@@ -4,8 +4,8 @@ import path from 'node:path';
 import { DATABASE_FILE } from '../lib/store/index.js';
 import { openDatabase } from '../lib/store/database.js';
 import { REFRESH_LIVE_SESSION } from '../lib/store/sqlite-sessions.js';
-import { openTask, provisionAgent, startTestIdp, type TestAgent, type TestIdp } from './support/harness.js';
-import { registerNodeSamlSp, type NodeSamlSp } from './support/node-saml-sp.js';
+import { idpInitiatedSignOn, openTask, type TestAgent, type TestIdp } from './support/harness.js';
+import { startIdpWithAgentAndSp, type NodeSamlSp } from './support/node-saml-sp.js';
 
 /*
  * What one sign-on writes to the WAL (migration 0008): a sign-on that refreshes
@@ -38,18 +38,12 @@ describe('pages a session refresh writes', function () {
   let sp: NodeSamlSp;
 
   beforeEach(async () => {
-    idp = await startTestIdp();
-    agent = await provisionAgent(idp);
-    sp = await registerNodeSamlSp(idp, { signResponse: false });
+    ({ idp, agent, sp } = await startIdpWithAgentAndSp({ signResponse: false }));
   });
   afterEach(async () => idp.close());
 
   const signOn = async (task: string) => {
-    const res = await idp.request({
-      path: `/saml/sso/initiate?sp=${encodeURIComponent(sp.entityId)}`,
-      headers: { 'task-id': task, accept: 'application/json' },
-      clientCert: { certPem: agent.credential.certPem, keyPem: agent.credential.keyPem },
-    });
+    const res = await idpInitiatedSignOn(idp, agent, sp.entityId, task);
     assert.equal(res.status, 200, res.body);
   };
 

@@ -1,8 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { openDatabase } from '../lib/store/database.js';
 import { samlId, timeOrderedUuid } from '../lib/common/time-ordered-ids.js';
-import { openTask, provisionAgent, startTestIdp, type TestAgent, type TestIdp } from './support/harness.js';
-import { registerNodeSamlSp, type NodeSamlSp } from './support/node-saml-sp.js';
+import { idpInitiatedSignOn, openTask, type TestAgent, type TestIdp } from './support/harness.js';
+import { startIdpWithAgentAndSp, type NodeSamlSp } from './support/node-saml-sp.js';
 
 /*
  * IDs stored in indexed columns (assertion IDs, SessionIndex, session and task
@@ -65,9 +65,7 @@ describe('time-ordered IDs', function () {
     let sp: NodeSamlSp;
 
     beforeEach(async () => {
-      idp = await startTestIdp();
-      agent = await provisionAgent(idp);
-      sp = await registerNodeSamlSp(idp, { signResponse: true });
+      ({ idp, agent, sp } = await startIdpWithAgentAndSp({ signResponse: true }));
     });
     afterEach(async () => idp.close());
 
@@ -76,11 +74,7 @@ describe('time-ordered IDs', function () {
       for (let i = 0; i < 3; i += 1) {
         const before = Date.now();
         const task = await openTask(idp, { agent: agent.userName, audiences: [sp.entityId] });
-        const res = await idp.request({
-          path: `/saml/sso/initiate?sp=${encodeURIComponent(sp.entityId)}`,
-          headers: { 'task-id': task, accept: 'application/json' },
-          clientCert: { certPem: agent.credential.certPem, keyPem: agent.credential.keyPem },
-        });
+        const res = await idpInitiatedSignOn(idp, agent, sp.entityId, task);
         assert.equal(res.status, 200, res.body);
         const after = Date.now();
         const { profile } = await sp.unsolicited.validatePostResponseAsync({ SAMLResponse: res.json<{ SAMLResponse: string }>().SAMLResponse });

@@ -52,6 +52,20 @@ function uniqueness(message: string): TesseraError {
   return new TesseraError('conflict', message, { fields: { scimType: 'uniqueness' } });
 }
 
+/** The agents row's writable columns, as insertAgent and updateAgent bind them. */
+function agentColumns(id: string, agent: AgentWrite, userNameKey: string, at: Date) {
+  return {
+    id,
+    userName: agent.userName,
+    userNameKey,
+    active: agent.active ? 1 : 0,
+    externalId: agent.externalId ?? null,
+    profile: JSON.stringify(agent.profile),
+    extraAttributes: JSON.stringify(agent.extraAttributes),
+    at: toMillis(at),
+  };
+}
+
 export class SqliteAgentRepository implements AgentRepository {
   private readonly insertAgent;
   private readonly insertCertificate;
@@ -138,16 +152,7 @@ export class SqliteAgentRepository implements AgentRepository {
     const key = userNameKey(agent.userName);
     this.db.transaction(() => {
       if (this.byUserName.get(key)) throw uniqueness(`userName "${agent.userName}" is already in use`);
-      this.insertAgent.run({
-        id: agent.id,
-        userName: agent.userName,
-        userNameKey: key,
-        active: agent.active ? 1 : 0,
-        externalId: agent.externalId ?? null,
-        profile: JSON.stringify(agent.profile),
-        extraAttributes: JSON.stringify(agent.extraAttributes),
-        at: toMillis(at),
-      });
+      this.insertAgent.run(agentColumns(agent.id, agent, key, at));
       for (const certificate of agent.certificates) this.addCertificate(agent.id, certificate);
     }).immediate();
     return this.hydrate(this.byId.get(agent.id)!);
@@ -216,16 +221,23 @@ export class SqliteAgentRepository implements AgentRepository {
     expectedVersion: number | undefined,
     auditOf: (result: AgentChangeResult) => AuditEvent,
   ): Promise<(AgentChangeResult & { readonly audited: AuditedWithin }) | undefined> {
-    return this.db
-      .transaction(() => {
-        const result = this.replaceWithin(id, agent, at, expectedVersion);
-        return result && { ...result, audited: this.auditWithin(auditOf(result), at) };
-      })
-      .immediate();
+    return this.withAuditRecord(() => this.replaceWithin(id, agent, at, expectedVersion), auditOf, at);
   }
 
-  private auditWithin(event: AuditEvent, at: Date): AuditedWithin {
-    return { event, entry: this.audit.appendWithin(entryFromEvent(event, at)) };
+  /** One transaction: the work, then (if it found the agent) the audit record of its result. */
+  private withAuditRecord<R extends AgentEndResult>(
+    work: () => R | undefined,
+    auditOf: (result: R) => AuditEvent,
+    at: Date,
+  ): (R & { readonly audited: AuditedWithin }) | undefined {
+    return this.db
+      .transaction(() => {
+        const result = work();
+        if (!result) return undefined;
+        const event = auditOf(result);
+        return { ...result, audited: { event, entry: this.audit.appendWithin(entryFromEvent(event, at)) } };
+      })
+      .immediate();
   }
 
   /** replace's work, inside the caller's transaction. */
@@ -239,16 +251,7 @@ export class SqliteAgentRepository implements AgentRepository {
     const key = userNameKey(agent.userName);
     const holder = this.byUserName.get(key);
     if (holder && holder.id !== id) throw uniqueness(`userName "${agent.userName}" is already in use`);
-    const updated = this.updateAgent.get({
-      id,
-      userName: agent.userName,
-      userNameKey: key,
-      active: agent.active ? 1 : 0,
-      externalId: agent.externalId ?? null,
-      profile: JSON.stringify(agent.profile),
-      extraAttributes: JSON.stringify(agent.extraAttributes),
-      at: toMillis(at),
-    })!;
+    const updated = this.updateAgent.get(agentColumns(id, agent, key, at))!;
     const wanted = new Set(agent.certificates.map((c) => c.thumbprint));
     for (const current of previous.certificates) {
       if (current.retiredAt === undefined && !wanted.has(current.thumbprint)) this.retireCertificate.run(toMillis(at), id, current.thumbprint);
@@ -277,12 +280,7 @@ export class SqliteAgentRepository implements AgentRepository {
     expectedVersion: number | undefined,
     auditOf: (result: AgentEndResult) => AuditEvent,
   ): Promise<(AgentEndResult & { readonly audited: AuditedWithin }) | undefined> {
-    return this.db
-      .transaction(() => {
-        const result = this.deleteWithin(id, at, expectedVersion);
-        return result && { ...result, audited: this.auditWithin(auditOf(result), at) };
-      })
-      .immediate();
+    return this.withAuditRecord(() => this.deleteWithin(id, at, expectedVersion), auditOf, at);
   }
 
   /** delete's work, inside the caller's transaction. */

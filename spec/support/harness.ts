@@ -220,6 +220,15 @@ export async function openTask(
   return response.json<{ taskId: string }>().taskId;
 }
 
+/** IdP-initiated sign-on over HTTPS with the agent's TLS client certificate, answered as JSON. */
+export function idpInitiatedSignOn(idp: TestIdp, agent: TestAgent, spEntityId: string, taskId: string): Promise<HttpResult> {
+  return idp.request({
+    path: `/saml/sso/initiate?sp=${encodeURIComponent(spEntityId)}`,
+    headers: { 'task-id': taskId, accept: 'application/json' },
+    clientCert: { certPem: agent.credential.certPem, keyPem: agent.credential.keyPem },
+  });
+}
+
 /** A client-assertion JWT as an agent would sign it with its own key. */
 export async function agentJwt(
   idp: TestIdp,

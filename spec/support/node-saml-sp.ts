@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SAML, ValidateInResponseTo, type Profile } from '@node-saml/node-saml';
 import { parseSpMetadata } from '../../lib/saml/sp-metadata.js';
-import { testKeyPair, type TestIdp, type TestKeyPair } from './harness.js';
+import { provisionAgent, startTestIdp, testKeyPair, type TestAgent, type TestIdp, type TestKeyPair } from './harness.js';
 
 /**
  * An independent SP (@node-saml/node-saml) registered with the IdP from the
@@ -78,3 +78,11 @@ export function decodeHtml(text: string): string {
 }
 
 export type { Profile };
+
+/** A fresh IdP with one provisioned agent and one registered node-saml SP: the usual start of a sign-on test. */
+export async function startIdpWithAgentAndSp(spOptions: { signResponse: boolean }): Promise<{ idp: TestIdp; agent: TestAgent; sp: NodeSamlSp }> {
+  const idp = await startTestIdp();
+  const agent = await provisionAgent(idp);
+  const sp = await registerNodeSamlSp(idp, spOptions);
+  return { idp, agent, sp };
+}
