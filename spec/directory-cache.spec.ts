@@ -6,6 +6,8 @@ import path from 'node:path';
 import { openSqliteStore, type Store } from '../lib/store/index.js';
 import { openDatabase } from '../lib/store/database.js';
 import { DirectoryCache } from '../lib/store/directory-cache.js';
+import type { AgentWrite } from '../lib/agents/agent.js';
+import { auditedAgent } from '../lib/audit/index.js';
 import { parseSpMetadata } from '../lib/saml/sp-metadata.js';
 import { openTask, provisionAgent, startTestIdp, testKeyPair, type TestAgent, type TestIdp } from './support/harness.js';
 import { registerNodeSamlSp, type NodeSamlSp } from './support/node-saml-sp.js';
@@ -95,6 +97,26 @@ describe('directory cache', function () {
       await idp.close();
     });
 
+    /** An agent change committed through the outside connection, with its audit record, as the SCIM router makes one. */
+    const changeOutside = async (id: string, change: (current: AgentWrite) => AgentWrite): Promise<void> => {
+      const current = await outside.agents.get(id);
+      assert.ok(current);
+      const write: AgentWrite = {
+        userName: current.userName,
+        active: current.active,
+        externalId: current.externalId,
+        profile: current.profile,
+        extraAttributes: current.extraAttributes,
+        certificates: current.certificates,
+      };
+      const changed = await outside.agents.replace(id, change(write), new Date(), undefined, (result) => ({
+        event: result.previous.active && !result.agent.active ? 'agent.deactivated' : 'agent.changed',
+        actor: 'test:outside',
+        agent: auditedAgent(result.agent),
+      }));
+      assert.ok(changed);
+    };
+
     const signOn = async (task: string, credential = agent.credential) =>
       idp.request({
         path: `/saml/sso/initiate?sp=${encodeURIComponent(sp.entityId)}`,
@@ -106,7 +128,7 @@ describe('directory cache', function () {
       const task = await openTask(idp, { agent: agent.userName, audiences: [sp.entityId] });
       assert.equal((await signOn(task)).status, 200);
       assert.equal((await signOn(task)).status, 200);
-      await outside.agents.setActive(agent.id, false, new Date());
+      await changeOutside(agent.id, (current) => ({ ...current, active: false }));
       const refused = await signOn(task);
       assert.equal(refused.status, 403);
       assert.match(statusMessageOf(refused.json<{ SAMLResponse: string }>().SAMLResponse), /deactivated/);
@@ -116,23 +138,12 @@ describe('directory cache', function () {
       const task = await openTask(idp, { agent: agent.userName, audiences: [sp.entityId] });
       assert.equal((await signOn(task)).status, 200);
       const replacement = await testKeyPair(`${agent.userName}-next`);
-      const current = await outside.agents.get(agent.id);
-      assert.ok(current);
       // The same change SCIM makes when the orchestrator replaces x509Certificates, committed elsewhere.
       const thumbprint = createHash('sha256').update(Buffer.from(replacement.certBase64, 'base64')).digest('hex');
-      await outside.agents.replace(
-        agent.id,
-        {
-          userName: current.userName,
-          active: current.active,
-          externalId: current.externalId,
-          profile: current.profile,
-          extraAttributes: current.extraAttributes,
-          certificates: [{ thumbprint, pem: replacement.certPem, registeredAt: new Date(), retiredAt: undefined }],
-        },
-        new Date(),
-        undefined,
-      );
+      await changeOutside(agent.id, (current) => ({
+        ...current,
+        certificates: [{ thumbprint, pem: replacement.certPem, registeredAt: new Date(), retiredAt: undefined }],
+      }));
       const stale = await signOn(task);
       assert.equal(stale.status, 403);
       assert.match(statusMessageOf(stale.json<{ SAMLResponse: string }>().SAMLResponse), /certificate was retired/);

@@ -33,16 +33,13 @@ export interface AgentRepository {
   /**
    * Replaces what a client may write. When active goes from true to false every live
    * session is revoked, every open task cancelled and the logouts queued, in the same
-   * transaction. Certificates left out are retired, not forgotten.
+   * transaction, together with the audit record `auditOf` makes of the outcome: a
+   * deactivation's revocations and their record commit together or not at all.
+   * Certificates left out are retired, not forgotten.
    * @param expectedVersion when set, the change happens only at that version
    * @throws TesseraError('precondition_failed') on a version mismatch; ('conflict') on a taken userName or certificate
    */
-  replace(id: string, agent: AgentWrite, at: Date, expectedVersion: number | undefined): Promise<AgentChangeResult | undefined>;
-  /**
-   * replace, with the audit record of its outcome appended in the same transaction: a
-   * deactivation's revocations and their record commit together or not at all.
-   */
-  replaceAudited(
+  replace(
     id: string,
     agent: AgentWrite,
     at: Date,
@@ -50,14 +47,10 @@ export interface AgentRepository {
     auditOf: (result: AgentChangeResult) => AuditEvent,
   ): Promise<(AgentChangeResult & { readonly audited: AuditedWithin }) | undefined>;
   /**
-   * Activates or deactivates. Deactivation revokes every live session, cancels every
-   * open task and queues the logouts in the same transaction.
+   * Deletes the agent after revoking its sessions, cancelling its tasks and queueing the
+   * logouts, with the audit record of the outcome, in one transaction.
    */
-  setActive(id: string, active: boolean, at: Date): Promise<AgentEndResult | undefined>;
-  /** Deletes the agent after revoking its sessions, cancelling its tasks and queueing the logouts, atomically. */
-  delete(id: string, at: Date, expectedVersion?: number): Promise<AgentEndResult | undefined>;
-  /** delete, with the audit record of its outcome appended in the same transaction. */
-  deleteAudited(
+  delete(
     id: string,
     at: Date,
     expectedVersion: number | undefined,

@@ -87,7 +87,7 @@ export function scimRouter(deps: ScimRouterDeps): Router {
       if (patch && own(document, 'active') === undefined) throw new TesseraError('invalid_value', 'active cannot be removed: replace it with false');
       const now = deps.clock.now();
       // The record commits with the change: a deactivation's revocations are never left unaudited.
-      const result = await deps.agents.replaceAudited(current.id, agentWriteFromDocument(document, now, current), now, current.version, (r) =>
+      const result = await deps.agents.replace(current.id, agentWriteFromDocument(document, now, current), now, current.version, (r) =>
         agentChangeEvent(actor, r),
       );
       if (!result) throw new TesseraError('not_found', `no User with id ${current.id}`);
@@ -96,7 +96,7 @@ export function scimRouter(deps: ScimRouterDeps): Router {
       return result.agent;
     },
     remove: async (id, expectedVersion, actor) => {
-      const result = await deps.agents.deleteAudited(id, deps.clock.now(), expectedVersion, (r) => ({
+      const result = await deps.agents.delete(id, deps.clock.now(), expectedVersion, (r) => ({
         event: 'agent.deleted',
         actor,
         agent: auditedAgent(r.agent),

@@ -76,7 +76,6 @@ export class SqliteAgentRepository implements AgentRepository {
   private readonly certificateByThumbprint;
   private readonly anyCertificateByThumbprint;
   private readonly groupsOf;
-  private readonly updateActive;
   private readonly updateAgent;
   private readonly retireCertificate;
   private readonly deleteAgent;
@@ -110,9 +109,6 @@ export class SqliteAgentRepository implements AgentRepository {
     this.groupsOf = db.prepare<[string], GroupGrantRow>(
       `SELECT g.id, g.display_name, g.scopes FROM group_members m JOIN groups g ON g.id = m.group_id
         WHERE m.agent_id = ? ORDER BY g.display_name, g.id`,
-    );
-    this.updateActive = db.prepare<[number, number, string], AgentRow>(
-      'UPDATE agents SET active = ?, version = version + 1, updated_at = ? WHERE id = ? RETURNING *',
     );
     this.updateAgent = db.prepare<Record<string, string | number | null>, AgentRow>(
       `UPDATE agents SET user_name = @userName, user_name_key = @userNameKey, active = @active, external_id = @externalId,
@@ -210,11 +206,7 @@ export class SqliteAgentRepository implements AgentRepository {
     });
   }
 
-  async replace(id: string, agent: AgentWrite, at: Date, expectedVersion: number | undefined): Promise<AgentChangeResult | undefined> {
-    return this.db.transaction(() => this.replaceWithin(id, agent, at, expectedVersion)).immediate();
-  }
-
-  async replaceAudited(
+  async replace(
     id: string,
     agent: AgentWrite,
     at: Date,
@@ -261,20 +253,7 @@ export class SqliteAgentRepository implements AgentRepository {
     return { agent: this.hydrate(updated), previous, ...ended };
   }
 
-  async setActive(id: string, active: boolean, at: Date): Promise<AgentEndResult | undefined> {
-    return this.db.transaction((): AgentEndResult | undefined => {
-      const row = this.updateActive.get(active ? 1 : 0, toMillis(at), id);
-      if (!row) return undefined;
-      const ended = active ? { revokedSessions: [], cancelledTaskIds: [] } : this.endEverything(id, at, 'agent_deactivated');
-      return { agent: this.hydrate(row), ...ended };
-    }).immediate();
-  }
-
-  async delete(id: string, at: Date, expectedVersion?: number): Promise<AgentEndResult | undefined> {
-    return this.db.transaction(() => this.deleteWithin(id, at, expectedVersion)).immediate();
-  }
-
-  async deleteAudited(
+  async delete(
     id: string,
     at: Date,
     expectedVersion: number | undefined,
