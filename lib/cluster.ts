@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Config } from './config/index.js';
 import type { Logger } from './common/log.js';
+import { serveClusterScrapes } from './http/cluster-metrics.js';
 import { createIdp, startIdp, type Idp, type RunningIdp } from './idp.js';
 
 /*
@@ -36,6 +37,8 @@ export interface Supervisor {
  */
 export async function startPrimary(config: Config, logger: Logger): Promise<Supervisor> {
   const idp = await createIdp({ config, logger, role: 'primary' });
+  // A scrape reaches one worker; it asks here for every process's metrics.
+  serveClusterScrapes(idp.metrics.registry);
   const workers = new Map<Worker, { startedAt: number; listening: boolean }>();
   let stopping = false;
   let backoff = RESPAWN_MIN_MS;

@@ -16,6 +16,7 @@ import { LogoutFanOut } from './sessions/logout-fanout.js';
 import { orchestratorAuthentication } from './tokens/index.js';
 import { createApp } from './http/app.js';
 import { Metrics, countingAuditLog } from './http/metrics.js';
+import { processExposition, workerExposition } from './http/cluster-metrics.js';
 import { Views } from './http/views.js';
 import { samlRouter, prepareSchemaValidation } from './saml/index.js';
 import { scimRouter } from './scim/router.js';
@@ -39,6 +40,8 @@ export interface Idp {
   readonly logoutFanOut: LogoutFanOut;
   /** Signed security events to the configured webhooks; wake() sends what is due now. */
   readonly alertDispatcher: AlertDispatcher;
+  /** This process's Prometheus registry (a cluster primary merges it with its workers'). */
+  readonly metrics: Metrics;
   /** Scheduled rotation (when configured), then a key-table re-read; runs on a timer. */
   maintainKeys(): Promise<void>;
   /** Stops the background jobs, writes the queued audit entries and a last checkpoint, then closes. */
@@ -257,6 +260,7 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
           approvals: store.approvals,
         }),
         health: async () => ({ entityId: config.entityId }),
+        metrics: options.role === 'worker' ? workerExposition(metrics.registry) : processExposition(metrics.registry),
       },
       logger,
       metrics,
@@ -327,6 +331,7 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
       sweeper,
       logoutFanOut,
       alertDispatcher,
+      metrics,
       maintainKeys,
       shutdown: async () => {
         for (const timer of background) clearInterval(timer);

@@ -193,6 +193,28 @@ describe('tessera start with several workers (node:cluster)', function () {
     await new Promise((resolve) => setTimeout(resolve, 200));
     assert.deepEqual([...servedBy(403)].sort(), [1, 2], 'both workers refused the deprovisioned agent');
 
+    // Whichever worker a scrape reaches, /metrics counts the whole cluster: every sign-on once.
+    const sample = (exposition: string, series: string): number | undefined => {
+      const line = exposition.split('\n').find((l) => l.startsWith(`${series} `));
+      return line === undefined ? undefined : Number(line.slice(series.length + 1));
+    };
+    const scrapes = [];
+    for (let i = 0; i < 4; i++) scrapes.push(await send(port, ca, { path: '/metrics' }));
+    for (const scrape of scrapes) {
+      assert.equal(scrape.status, 200, scrape.body);
+      assert.equal(sample(scrape.body, 'tessera_http_requests_total{method="GET",route="/saml/sso/initiate",status="200"}'), 12);
+      assert.equal(sample(scrape.body, 'tessera_http_requests_total{method="GET",route="/saml/sso/initiate",status="403"}'), 8);
+      assert.equal(sample(scrape.body, 'tessera_decisions_total{event="signon.issued",reason=""}'), 12);
+      assert.equal(sample(scrape.body, 'tessera_http_request_duration_seconds_count{route="/saml/sso/initiate"}'), 20);
+      assert.equal(scrape.body.split('# TYPE tessera_http_requests_total counter').length - 1, 1, 'one series family, merged');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.deepEqual(
+      [...new Set(lines.filter((l) => l.event === 'http.request' && l.path === '/metrics' && l.status === 200).map((l) => l.worker))].sort(),
+      [1, 2],
+      'both workers answered scrapes',
+    );
+
     child.kill('SIGTERM');
     const code = await new Promise<number | null>((resolve) => child!.once('exit', resolve));
     assert.equal(code, 0, `SIGTERM stops the cluster cleanly: ${stderr}`);

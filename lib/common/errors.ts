@@ -53,6 +53,8 @@ export type ErrorCode =
   | 'sp_exists'
   | 'config_invalid'
   | 'audit_chain_broken'
+  // operations
+  | 'metrics_unavailable'
   | 'internal';
 
 export interface ErrorDetails {

@@ -1,7 +1,8 @@
 import express, { type Express, type NextFunction, type Request, type Response, type Router } from 'express';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../common/log.js';
-import { asTesseraError } from './error-mapping.js';
+import { asTesseraError, protocolShape } from './error-mapping.js';
+import type { MetricsExposition } from './cluster-metrics.js';
 import type { Metrics } from './metrics.js';
 
 export interface AppRoutes {
@@ -9,6 +10,8 @@ export interface AppRoutes {
   readonly scim: Router;
   readonly tasks: Router;
   readonly health: () => Promise<Record<string, unknown>>;
+  /** What /metrics serves: this process's registry, or the cluster's merged (cluster-metrics.ts). */
+  readonly metrics: MetricsExposition;
 }
 
 /** The one route table: every public path of the IdP is mounted here. */
@@ -28,7 +31,17 @@ export function createApp(routes: AppRoutes, logger: Logger, metrics: Metrics): 
   });
   app.get('/metrics', async (_req, res) => {
     res.setHeader('Cache-Control', 'no-store');
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    let exposition: string;
+    try {
+      exposition = await routes.metrics.text();
+    } catch (error) {
+      const unavailable = asTesseraError(error);
+      logger.error('metrics.unavailable', { code: unavailable.code, detail: unavailable.internalDetail ?? unavailable.message });
+      // Prometheus reads any non-2xx as a failed scrape (up = 0), which is what this is.
+      res.status(protocolShape(unavailable.code).httpStatus).type('text/plain').send(`${unavailable.message}\n`);
+      return;
+    }
+    res.type(routes.metrics.contentType).send(exposition);
   });
   app.use('/saml', routes.saml);
   app.use('/scim/v2', routes.scim);

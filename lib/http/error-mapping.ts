@@ -66,6 +66,7 @@ const SHAPES: Record<ErrorCode, ProtocolShape> = {
   sp_exists: shape(409, requester),
   config_invalid: shape(500, responder),
   audit_chain_broken: shape(500, responder),
+  metrics_unavailable: shape(503, responder),
   internal: shape(500, responder),
 };
 
