@@ -1,6 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Config } from './config/index.js';
-import type { Logger } from './common/log.js';
+import { exitAfterFlush, type Logger } from './common/log.js';
 import { serveClusterScrapes } from './http/cluster-metrics.js';
 import { createIdp, startIdp, type Idp, type RunningIdp } from './idp.js';
 
@@ -22,6 +22,8 @@ const RESPAWN_MAX_MS = 30_000;
 const STABLE_AFTER_MS = 60_000;
 /** How long a worker may take to finish its in-flight requests on SIGTERM. */
 export const DRAIN_GRACE_MS = 10_000;
+/** How long a stopping server waits for its log reader to take the last lines. */
+export const LOG_FLUSH_GRACE_MS = 5_000;
 
 export interface Supervisor {
   /** The primary's own IdP: background jobs, no listener. */
@@ -83,7 +85,7 @@ export async function startPrimary(config: Config, logger: Logger): Promise<Supe
         (worker) =>
           new Promise<void>((resolve) => {
             if (worker.isDead()) return resolve();
-            const kill = setTimeout(() => worker.process.kill('SIGKILL'), DRAIN_GRACE_MS + 2_000);
+            const kill = setTimeout(() => worker.process.kill('SIGKILL'), DRAIN_GRACE_MS + LOG_FLUSH_GRACE_MS + 2_000);
             worker.once('exit', () => {
               clearTimeout(kill);
               resolve();
@@ -114,7 +116,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
     if (stopping) return;
     stopping = true;
     running.idp.logger.info('worker.stopping', { reason });
-    void running.close(DRAIN_GRACE_MS).finally(() => process.exit(0));
+    void running.close(DRAIN_GRACE_MS).finally(() => exitAfterFlush(0, LOG_FLUSH_GRACE_MS));
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));

@@ -8,8 +8,8 @@ import { systemClock } from '../lib/common/clock.js';
 import { openSqliteStore, type Store } from '../lib/store/index.js';
 import cluster from 'node:cluster';
 import { startIdp } from '../lib/idp.js';
-import { DRAIN_GRACE_MS, startPrimary, startWorker } from '../lib/cluster.js';
-import { createLogger } from '../lib/common/log.js';
+import { DRAIN_GRACE_MS, LOG_FLUSH_GRACE_MS, startPrimary, startWorker } from '../lib/cluster.js';
+import { createLogger, exitAfterFlush } from '../lib/common/log.js';
 import { parseSpMetadata } from '../lib/saml/index.js';
 import { generateOrchestratorToken, hashOrchestratorToken } from '../lib/tokens/index.js';
 import { lifecycleCommands } from './lifecycle-commands.js';
@@ -60,7 +60,7 @@ const commands: Record<string, Command> = {
     // Signals are handled from the start: one that arrives while the workers start stops them once they have.
     let stop: (() => Promise<void>) | undefined;
     let stopping: string | undefined;
-    const stopNow = (): void => void stop!().then(() => process.exit(0));
+    const stopNow = (): void => void stop!().then(() => exitAfterFlush(0, LOG_FLUSH_GRACE_MS));
     const onSignal = (signal: string) => {
       if (stopping) return;
       stopping = signal;
@@ -190,10 +190,10 @@ async function main(argv: string[]): Promise<number> {
 }
 
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => exitAfterFlush(code),
   (error: unknown) => {
     const message = error instanceof TesseraError ? error.message : `unexpected error: ${errorMessage(error)}`;
     process.stderr.write(`tessera: ${message}\n`);
-    process.exit(1);
+    exitAfterFlush(1);
   },
 );

@@ -17,7 +17,7 @@ export type LogSink = (line: string, level: LogLevel) => void;
  * Event lines are written once per turn of the event loop, not once per line:
  * a busy server logs several lines per request, and each write to a file or
  * pipe is a system call. Warnings and errors go out at once (after the event
- * lines before them), and whatever is pending is written when the process exits.
+ * lines before them); planned exits wait for everything to be written (exitAfterFlush).
  */
 let pendingEvents: string[] = [];
 let flushScheduled = false;
@@ -30,7 +30,31 @@ function flushEvents(): void {
   process.stdout.write(text);
 }
 
+// Best effort for an exit nobody planned: what a pipe cannot take at once is lost (see flushStdio).
 process.once('exit', flushEvents);
+
+/**
+ * Resolves once everything written to stdout and stderr so far, pending event
+ * lines included, has left the process. When stdout is a pipe (a log shipper,
+ * `docker logs`, `tessera audit export | …`) Node queues what the pipe cannot
+ * take at once, and process.exit() drops that queue: every planned exit waits
+ * for this first. A zero-length write's callback runs after every write before it.
+ */
+export function flushStdio(): Promise<void> {
+  flushEvents();
+  const drained = (stream: NodeJS.WriteStream) => new Promise<void>((resolve) => stream.write('', () => resolve()));
+  return Promise.all([drained(process.stdout), drained(process.stderr)]).then(() => undefined);
+}
+
+/**
+ * process.exit once stdout and stderr are flushed. A server passes `graceMs`, so
+ * that a log reader that stopped reading cannot hold its stop forever; a command
+ * waits for its reader as long as it takes, like any other command in a pipeline.
+ */
+export function exitAfterFlush(code: number, graceMs?: number): void {
+  if (graceMs !== undefined) setTimeout(() => process.exit(code), graceMs).unref();
+  void flushStdio().finally(() => process.exit(code));
+}
 
 const defaultSink: LogSink = (line, level) => {
   if (level === 'warn' || level === 'error') {
