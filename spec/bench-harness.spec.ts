@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { X509Certificate, createHash, randomBytes } from 'node:crypto';
+import { X509Certificate, createHash, randomBytes, verify } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
+import { createServer as createNetServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -15,6 +16,7 @@ import { FleetHistory } from '../scripts/bench/seed.js';
 import { runSteady } from '../scripts/bench/steady.js';
 import { explainStatements, readTrace } from '../scripts/bench/plans.js';
 import { spMetadata } from '../scripts/bench/fixtures.js';
+import { HttpsClient, startCeilingServer } from '../scripts/bench/server.js';
 import { openTask, provisionAgent, startTestIdp } from './support/harness.js';
 import { tessera } from './support/lifecycle-tools.js';
 
@@ -282,6 +284,52 @@ describe('bench: query plans and the SQL trace (scripts/bench/plans.ts, sql-trac
       assert.deepEqual(readTrace(traceDir), []);
     } finally {
       rmSync(traceDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('bench: the one-CPU ceiling server (scripts/bench/ceiling-server.ts)', function () {
+  this.timeout(30_000);
+
+  it('answers each mTLS request with a fresh RSA signature of the SignedInfo, in an answer of the sign-on size', async () => {
+    const tls = await generateSelfSigned({ commonName: 'localhost', validDays: 1, subjectAltNames: ['localhost', '127.0.0.1'], now: new Date() });
+    const signing = await generateSelfSigned({ commonName: 'bench-signing', validDays: 1, now: new Date() });
+    const client = await generateSelfSigned({ commonName: 'bench-agent', validDays: 1, now: new Date() });
+    const signedInfo = Buffer.from('<ds:SignedInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#">…</ds:SignedInfo>');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'tessera-ceiling-'));
+    const port = await new Promise<number>((resolve) => {
+      const probe = createNetServer().listen(0, '127.0.0.1', () => {
+        const free = (probe.address() as { port: number }).port;
+        probe.close(() => resolve(free));
+      });
+    });
+    const server = await startCeilingServer({
+      dir,
+      cpus: '0',
+      spec: {
+        port,
+        tlsKeyPem: tls.privateKeyPem,
+        tlsCertificatePem: tls.certificatePem,
+        signingKeyPem: signing.privateKeyPem,
+        signedInfoBase64: signedInfo.toString('base64'),
+        bodyBytes: 9_000,
+      },
+    });
+    try {
+      const https = new HttpsClient(server, { cert: client.certificatePem, key: client.privateKeyPem });
+      const answers = [await https.send('GET', '/saml/sso/initiate', {}), await https.send('GET', '/saml/sso/initiate', {})];
+      https.close();
+      const publicKey = new X509Certificate(signing.certificatePem).publicKey;
+      for (const answer of answers) {
+        assert.equal(answer.status, 200);
+        assert.equal(Buffer.byteLength(answer.body), 9_000);
+        const response = answer.json<{ SAMLResponse: string }>().SAMLResponse;
+        const signature = Buffer.from(response.slice(-344), 'base64');
+        assert.ok(verify('sha256', signedInfo, publicKey, signature), 'the answer ends with an RSA-SHA256 signature of the SignedInfo');
+      }
+    } finally {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -64,6 +64,21 @@ export function typicalAssertion(issuer: string, sp: BenchSp, signResponse = fal
   };
 }
 
+/**
+ * What a sign-on signs and sends: the canonical SignedInfo the RSA operation
+ * covers (about 700 bytes), and the length of the JSON answer that carries
+ * the base64 Response to a headless agent.
+ */
+export function signOnShape(key: SigningKey, issuer: string, sp: BenchSp): { readonly signedInfo: Buffer; readonly answerBytes: number } {
+  const response = buildSuccessResponse(typicalAssertion(issuer, sp), key);
+  const signedInfo = Buffer.from(
+    response.match(/<ds:SignedInfo>.*<\/ds:SignedInfo>/)![0].replace('<ds:SignedInfo>', `<ds:SignedInfo xmlns:ds="${NS.xmldsig}">`),
+    'utf8',
+  );
+  const answer = JSON.stringify({ acsUrl: sp.acsUrl, SAMLResponse: Buffer.from(response, 'utf8').toString('base64') });
+  return { signedInfo, answerBytes: Buffer.byteLength(answer) };
+}
+
 /** Runs `work` for about `roundMs` per round, ROUNDS rounds; the median round's rate. */
 async function measure(name: string, roundMs: number, work: () => unknown | Promise<unknown>): Promise<Baseline> {
   for (let i = 0; i < 50; i++) await work();
@@ -89,11 +104,7 @@ export async function runBaselines(key: SigningKey, issuer: string, sp: BenchSp,
   xmlCrypto: Baseline;
   samlify: Baseline;
 }> {
-  // What the raw operation signs in a sign-on: a canonical SignedInfo, about 700 bytes.
-  const signedInfo = Buffer.from(
-    buildSuccessResponse(typicalAssertion(issuer, sp), key).match(/<ds:SignedInfo>.*<\/ds:SignedInfo>/)![0].replace('<ds:SignedInfo>', `<ds:SignedInfo xmlns:ds="${NS.xmldsig}">`),
-    'utf8',
-  );
+  const { signedInfo } = signOnShape(key, issuer, sp);
   const rawSign = await measure('node:crypto RSA-SHA256 sign (KeyObject)', roundMs, () => sign('sha256', signedInfo, key.privateKey));
   progress(`baseline raw RSA-2048 sign: ${Math.round(rawSign.opsPerSecond)}/s`);
   const rawSignTwoCores = await rawSignOnThreads(key, signedInfo, 2, roundMs);

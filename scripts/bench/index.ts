@@ -6,13 +6,13 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { systemClock } from '../../lib/common/clock.js';
-import { loadOrCreateIdpKeys, readKeyEncryptionKey } from '../../lib/keys/index.js';
+import { generateSelfSigned, loadOrCreateIdpKeys, readKeyEncryptionKey } from '../../lib/keys/index.js';
 import { openSqliteStore } from '../../lib/store/index.js';
-import { runBaselines, runStorageBaselines, type Baseline } from './baselines.js';
+import { runBaselines, runStorageBaselines, signOnShape, type Baseline } from './baselines.js';
 import { ecCredential, rsaCredential, spMetadata, type BenchSp } from './fixtures.js';
 import { runLoad, type LoadRequest, type LoadResult } from './load.js';
 import { runSteady } from './steady.js';
-import { inParallel, HttpsClient, pinThisProcess, processTreeCpuSeconds, startServer, tessera, type RunningServer } from './server.js';
+import { inParallel, HttpsClient, pinThisProcess, processTreeCpuSeconds, startCeilingServer, startServer, tessera, type RunningServer } from './server.js';
 import { Orchestrator } from './orchestrator.js';
 import { cycling, idpInitiated, spInitiatedPool, type JwtAgent } from './workloads.js';
 import { deprovisionTrials } from './deprovision.js';
@@ -246,18 +246,23 @@ async function main(): Promise<void> {
   for (const copy of [smallDir, scaleDir]) cpSync(mainDir, copy, { recursive: true });
 
   // Baselines, with the IdP's own signing key, while no server runs.
+  const idpKeys = await (async () => {
+    const store = openSqliteStore(mainDir);
+    try {
+      return await loadOrCreateIdpKeys({
+        keys: store.keys,
+        kek: readKeyEncryptionKey({ masterKey: process.env.TESSERA_MASTER_KEY || undefined, dataDir: mainDir }),
+        clock: systemClock,
+        tlsNames: ['localhost'],
+      });
+    } finally {
+      store.close();
+    }
+  })();
+  const issuer = `https://localhost:${port}/saml/metadata`;
   let baselines: Record<string, Baseline> = {};
   if (want('baselines')) {
-    const store = openSqliteStore(mainDir);
-    const keys = await loadOrCreateIdpKeys({
-      keys: store.keys,
-      kek: readKeyEncryptionKey({ masterKey: process.env.TESSERA_MASTER_KEY || undefined, dataDir: mainDir }),
-      clock: systemClock,
-      tlsNames: ['localhost'],
-    });
-    store.close();
-    const issuer = `https://localhost:${port}/saml/metadata`;
-    const signing = await runBaselines(keys.signing, issuer, assertionSignedSp, opts.baselineRoundMs, progress);
+    const signing = await runBaselines(idpKeys.signing, issuer, assertionSignedSp, opts.baselineRoundMs, progress);
     const scratch = path.join(root, 'storage-baseline');
     const storage = await runStorageBaselines(scratch, opts.baselineRoundMs, progress).finally(() => rmSync(scratch, { recursive: true, force: true }));
     baselines = { ...signing, ...storage };
@@ -371,6 +376,24 @@ async function main(): Promise<void> {
     mtls: false,
   });
 
+  const startCeiling = async (cpus: string): Promise<RunningServer> => {
+    const tls = await generateSelfSigned({ commonName: 'localhost', subjectAltNames: ['localhost', '127.0.0.1'], validDays: 2, now: new Date() });
+    const shape = signOnShape(idpKeys.signing, issuer, assertionSignedSp);
+    progress(`starting the one-CPU ceiling server (answers of ${shape.answerBytes.toLocaleString('en-US')} bytes)`);
+    return startCeilingServer({
+      dir: path.join(root, 'ceiling'),
+      cpus,
+      spec: {
+        port: await freePort(),
+        tlsKeyPem: tls.privateKeyPem,
+        tlsCertificatePem: tls.certificatePem,
+        signingKeyPem: idpKeys.signing.privateKeyPem,
+        signedInfoBase64: shape.signedInfo.toString('base64'),
+        bodyBytes: shape.answerBytes,
+      },
+    });
+  };
+
   let plans: StatementPlan[] | undefined;
   if (want('plans')) plans = await tracePlans();
 
@@ -424,10 +447,16 @@ async function main(): Promise<void> {
           progress('making fresh AuthnRequests and agent JWTs');
           await measure('sp-jwt-1w', 'SP-initiated (Redirect), JWT agents, fresh AuthnRequests, 1 worker pinned to 1 CPU', await spLoad(oneCore[0]?.load.rps ?? 1_500));
         }
+        await server.stop();
+        // The ceiling of the same CPU: TLS, HTTP and the RSA signature alone, same answer size (ceiling-server.ts).
+        if (want('idp-1w') && round === 1) {
+          server = await startCeiling(serverCpu);
+          await measure('tls-sign-ceiling-1w', 'Ceiling: HTTPS + mTLS + one RSA-2048 signature, no IdP logic, pinned to 1 CPU', idpLoad(assertionSignedSp));
+          await server.stop();
+        }
       } finally {
         unpin();
       }
-      await server.stop();
     }
   }
 
@@ -472,6 +501,7 @@ async function main(): Promise<void> {
     scaled,
     oneCore,
     heldRate,
+    ceiling: scenarios.find((scenario) => scenario.id === 'tls-sign-ceiling-1w'),
     storedSessions,
   });
   const report: BenchReport = {

@@ -1,5 +1,6 @@
 import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { CeilingServerSpec } from './ceiling-server.js';
 import { Agent, request } from 'node:https';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -80,6 +81,38 @@ export async function startServer(options: {
     stop: async () => {
       if (child.exitCode === null) child.kill('SIGTERM');
       const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(killer);
+    },
+  };
+}
+
+const CEILING_SERVER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'ceiling-server.js');
+
+/**
+ * The one-CPU ceiling (ceiling-server.ts) as a RunningServer: the same kind of
+ * process, pinned the same way, driven by the same load generator as the IdP.
+ */
+export async function startCeilingServer(options: { dir: string; spec: CeilingServerSpec; cpus: string }): Promise<RunningServer> {
+  mkdirSync(options.dir, { recursive: true, mode: 0o700 });
+  // It holds a copy of the bench IdP's signing key: readable by this user only, removed with the bench's data.
+  const specFile = path.join(options.dir, 'ceiling.json');
+  writeFileSync(specFile, JSON.stringify(options.spec), { mode: 0o600 });
+  const child = spawn('taskset', ['-c', options.cpus, process.execPath, CEILING_SERVER, specFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once('data', () => resolve());
+    void exited.then((code) => reject(new Error(`the ceiling server exited (${String(code)}) while starting`)));
+  });
+  return {
+    pid: child.pid!,
+    baseUrl: `https://localhost:${options.spec.port}`,
+    port: options.spec.port,
+    workers: 1,
+    caPem: options.spec.tlsCertificatePem,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await exited;
       clearTimeout(killer);
     },
