@@ -26,8 +26,12 @@ export interface AgentRepository {
   create(agent: NewAgent, at: Date): Promise<Agent>;
   get(id: string): Promise<Agent | undefined>;
   getByUserName(userName: string): Promise<Agent | undefined>;
-  /** Every agent, oldest first (SCIM list filters and pages them). */
+  /** Every agent, oldest first. Loads the whole directory: for tools, not for requests. */
   list(): Promise<Agent[]>;
+  /** Agents `offset` to `offset + limit` in creation order (the order of list()), and how many there are in all: a SCIM page. */
+  page(offset: number, limit: number): Promise<{ readonly total: number; readonly agents: Agent[] }>;
+  /** Up to `limit` agents created after `cursor` (an agent of an earlier batch), in creation order: a scan in bounded steps. */
+  batchAfter(cursor: Agent | undefined, limit: number): Promise<Agent[]>;
   /** The active certificate with this thumbprint and the agent holding it. */
   findByCertificate(thumbprint: string): Promise<{ agent: Agent; certificate: AgentCertificate } | undefined>;
   /**

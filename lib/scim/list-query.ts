@@ -99,15 +99,50 @@ export function runListQuery(documents: readonly JsonObject[], query: ListQuery)
     keyed.sort((a, b) => compareKeys(a.key, b.key, query.descending));
     matching.splice(0, matching.length, ...keyed.map((entry) => entry.document));
   }
-  const page = matching.slice(query.startIndex - 1, query.startIndex - 1 + query.count);
+  return listPage(matching.length, query, matching.slice(query.startIndex - 1, query.startIndex - 1 + query.count));
+}
+
+/** A ListResponse of one page already cut (`page` holds the resources from startIndex on). */
+export function listPage(totalResults: number, query: ListQuery, page: readonly JsonObject[]): ListResponse {
   return {
     schemas: [SCIM_SCHEMAS.listResponse],
-    totalResults: matching.length,
+    totalResults,
     startIndex: query.startIndex,
     itemsPerPage: page.length,
     Resources: page.map((document) => project(document, query.projection)),
   };
 }
+
+/**
+ * runListQuery over documents that arrive in batches (a scan of the directory):
+ * without sortBy only the requested page is kept, so memory stays bounded by the
+ * page whatever the directory's size; with sortBy every match is kept to be sorted.
+ * Yields to the event loop between batches, so a long scan does not hold up sign-ons.
+ */
+export async function collectListQuery(batches: AsyncIterable<readonly JsonObject[]>, query: ListQuery): Promise<ListResponse> {
+  if (query.sortBy !== undefined) {
+    const all: JsonObject[] = [];
+    for await (const batch of batches) {
+      all.push(...batch);
+      await yieldToEventLoop();
+    }
+    return runListQuery(all, query);
+  }
+  const first = query.startIndex - 1;
+  const page: JsonObject[] = [];
+  let matched = 0;
+  for await (const batch of batches) {
+    for (const document of batch) {
+      if (query.filter !== undefined && !matchesFilter(document, query.filter)) continue;
+      if (matched >= first && page.length < query.count) page.push(document);
+      matched += 1;
+    }
+    await yieldToEventLoop();
+  }
+  return listPage(matched, query, page);
+}
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 type SortKey = string | number | boolean | undefined;
 

@@ -14,7 +14,7 @@ import type { Session } from '../sessions/session.js';
 import { own, type JsonObject } from './attribute-path.js';
 import { findResourceType, findSchema, listOf, resourceTypeDocument, schemaDocument, serviceProviderConfig } from './discovery.js';
 import { groupToDocument, groupWriteFromDocument } from './group-resource.js';
-import { parseListQuery, runListQuery, type ListQuery } from './list-query.js';
+import { collectListQuery, listPage, parseListQuery, type ListQuery } from './list-query.js';
 import { applyPatch } from './patch.js';
 import { parseProjection, project } from './projection.js';
 import { readResourceDocument } from './resource-document.js';
@@ -40,14 +40,26 @@ export interface ScimRouterDeps {
 interface ResourceAdapter<R> {
   readonly type: ResourceTypeDefinition;
   get(id: string): Promise<R | undefined>;
-  /** Candidates for a list query: every resource, or fewer when an index answers the filter. */
-  candidates(query: ListQuery): Promise<R[]>;
+  /**
+   * The candidates for a filtered or sorted list, in bounded batches: every
+   * resource, or fewer when an index answers the filter.
+   */
+  scan(query: ListQuery): AsyncIterable<readonly R[]>;
+  /** One page of every resource, in list order, when the store can cut it (no filter, no sortBy). */
+  page?(offset: number, limit: number): Promise<{ readonly total: number; readonly resources: readonly R[] }>;
   document(resource: R): JsonObject;
   version(resource: R): number;
   create(document: JsonObject, actor: string): Promise<R>;
   /** @param current the resource the document was computed from; the write happens only at its version */
   replace(current: R, document: JsonObject, actor: string, patch: boolean): Promise<R>;
   remove(id: string, expectedVersion: number | undefined, actor: string): Promise<boolean>;
+}
+
+/** Agents per step of a scan: a filter over a directory of 100,000 agents reads it 500 at a time. */
+const SCAN_BATCH = 500;
+
+async function* documentBatches<R>(adapter: ResourceAdapter<R>, query: ListQuery): AsyncIterable<JsonObject[]> {
+  for await (const batch of adapter.scan(query)) yield batch.map((resource) => adapter.document(resource));
 }
 
 /** Attempts at a read-modify-write before giving up to a concurrent writer. */
@@ -64,11 +76,20 @@ export function scimRouter(deps: ScimRouterDeps): Router {
   const users: ResourceAdapter<Agent> = {
     type: USER_RESOURCE,
     get: (id) => deps.agents.get(id),
-    candidates: async (query) => {
+    scan: async function* (query) {
       const userName = userNameEquality(query);
-      if (userName === undefined) return deps.agents.list();
-      const agent = await deps.agents.getByUserName(userName);
-      return agent ? [agent] : [];
+      if (userName !== undefined) {
+        const agent = await deps.agents.getByUserName(userName);
+        if (agent) yield [agent];
+        return;
+      }
+      for (let batch = await deps.agents.batchAfter(undefined, SCAN_BATCH); batch.length > 0; batch = await deps.agents.batchAfter(batch.at(-1), SCAN_BATCH)) {
+        yield batch;
+      }
+    },
+    page: async (offset, limit) => {
+      const { total, agents } = await deps.agents.page(offset, limit);
+      return { total, resources: agents };
     },
     document: (agent) => agentToDocument(agent, userLocation(agent.id), groupLocation),
     version: (agent) => agent.version,
@@ -116,7 +137,10 @@ export function scimRouter(deps: ScimRouterDeps): Router {
   const groups: ResourceAdapter<Group> = {
     type: GROUP_RESOURCE,
     get: (id) => deps.groups.get(id),
-    candidates: () => deps.groups.list(),
+    // Roles are few (one per grant of scopes), unlike agents: one batch.
+    scan: async function* () {
+      yield await deps.groups.list();
+    },
     document: (group) => groupToDocument(group, groupLocation(group.id), userLocation),
     version: (group) => group.version,
     create: async (document, actor) => {
@@ -201,8 +225,12 @@ function mountResource<R>(router: Router, adapter: ResourceAdapter<R>): void {
   const notFound = (id: string) => new TesseraError('not_found', `no ${noun} with id ${id}`);
 
   const list = async (res: Response, query: ListQuery) => {
-    const candidates = await adapter.candidates(query);
-    send(res, 200, runListQuery(candidates.map((resource) => adapter.document(resource)), query));
+    if (adapter.page && query.filter === undefined && query.sortBy === undefined) {
+      const { total, resources } = await adapter.page(query.startIndex - 1, query.count);
+      send(res, 200, listPage(total, query, resources.map((resource) => adapter.document(resource))));
+      return;
+    }
+    send(res, 200, await collectListQuery(documentBatches(adapter, query), query));
   };
 
   router.get(endpoint, async (req, res) => list(res, parseListQuery(req.query as Record<string, unknown>, adapter.type)));

@@ -72,6 +72,10 @@ export class SqliteAgentRepository implements AgentRepository {
   private readonly byId;
   private readonly byUserName;
   private readonly all;
+  private readonly total;
+  private readonly pageOf;
+  private readonly firstBatch;
+  private readonly batchAfterCursor;
   private readonly certificatesOf;
   private readonly certificateByThumbprint;
   private readonly anyCertificateByThumbprint;
@@ -97,6 +101,12 @@ export class SqliteAgentRepository implements AgentRepository {
     this.byId = db.prepare<[string], AgentRow>('SELECT * FROM agents WHERE id = ?');
     this.byUserName = db.prepare<[string], AgentRow>('SELECT * FROM agents WHERE user_name_key = ?');
     this.all = db.prepare<[], AgentRow>('SELECT * FROM agents ORDER BY created_at, id');
+    this.total = db.prepare<[], number>('SELECT count(*) FROM agents').pluck();
+    this.pageOf = db.prepare<[number, number], AgentRow>('SELECT * FROM agents ORDER BY created_at, id LIMIT ? OFFSET ?');
+    this.firstBatch = db.prepare<[number], AgentRow>('SELECT * FROM agents ORDER BY created_at, id LIMIT ?');
+    this.batchAfterCursor = db.prepare<[number, string, number], AgentRow>(
+      'SELECT * FROM agents WHERE (created_at, id) > (?, ?) ORDER BY created_at, id LIMIT ?',
+    );
     this.certificatesOf = db.prepare<[string], CertificateRow>(
       'SELECT * FROM agent_certificates WHERE agent_id = ? ORDER BY registered_at, thumbprint',
     );
@@ -193,6 +203,19 @@ export class SqliteAgentRepository implements AgentRepository {
 
   async list(): Promise<Agent[]> {
     return this.db.transaction(() => this.all.all().map((row) => this.hydrate(row)))();
+  }
+
+  async page(offset: number, limit: number): Promise<{ readonly total: number; readonly agents: Agent[] }> {
+    // One read transaction: the count and the page see the same directory.
+    return this.db.transaction(() => ({ total: this.total.get() ?? 0, agents: this.pageOf.all(limit, offset).map((row) => this.hydrate(row)) }))();
+  }
+
+  async batchAfter(cursor: Agent | undefined, limit: number): Promise<Agent[]> {
+    return this.db.transaction(() =>
+      (cursor === undefined ? this.firstBatch.all(limit) : this.batchAfterCursor.all(toMillis(cursor.createdAt), cursor.id, limit)).map((row) =>
+        this.hydrate(row),
+      ),
+    )();
   }
 
   /** The sign-on lookup (mTLS agents): kept in memory while the directory is unchanged. */

@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict';
+import type { Agent } from '../lib/agents/agent.js';
+import type { JsonObject } from '../lib/scim/attribute-path.js';
+import { collectListQuery, parseListQuery, runListQuery } from '../lib/scim/list-query.js';
+import { USER_RESOURCE } from '../lib/scim/schema-definitions.js';
+import { AGENT_EXTENSION, orchestratorHeaders, startTestIdp, type TestIdp } from './support/harness.js';
+
+/*
+ * SCIM lists over a large directory (Okta's import pages through every User;
+ * a fleet has 100,000 agents): a page is cut by SQLite in creation order, and
+ * a filter scans the directory in bounded batches. No request loads every
+ * agent at once.
+ */
+
+const AGENTS = 30;
+
+interface ListBody {
+  totalResults: number;
+  startIndex: number;
+  itemsPerPage: number;
+  Resources: Array<{ userName: string; id: string }>;
+}
+
+describe('SCIM lists read the directory a page or a batch at a time', function () {
+  this.timeout(60_000);
+  let idp: TestIdp;
+  const userNames: string[] = [];
+  const batchLimits: number[] = [];
+
+  before(async function () {
+    idp = await startTestIdp();
+    for (let i = 0; i < AGENTS; i++) {
+      const userName = `pager-${String(i).padStart(2, '0')}`;
+      const created = await idp.request({
+        method: 'POST',
+        path: '/scim/v2/Users',
+        headers: orchestratorHeaders(idp),
+        body: JSON.stringify({
+          schemas: ['urn:ietf:params:scim:schemas:core:2.0:User', AGENT_EXTENSION],
+          userName,
+          active: i % 3 !== 0,
+          [AGENT_EXTENSION]: { scopes: ['invoices:read'] },
+        }),
+      });
+      assert.equal(created.status, 201, created.body);
+      userNames.push(userName);
+    }
+    // From here on, loading the whole directory fails the request: every list must page or scan.
+    const agents = idp.running.idp.store.agents;
+    agents.list = () => Promise.reject(new Error('the whole directory was loaded for a request'));
+    const batchAfter = agents.batchAfter.bind(agents);
+    agents.batchAfter = (cursor, limit) => {
+      batchLimits.push(limit);
+      return batchAfter(cursor, limit);
+    };
+  });
+
+  after(async function () {
+    await idp?.close();
+  });
+
+  const list = async (query: string): Promise<ListBody> => {
+    const answer = await idp.request({ path: `/scim/v2/Users?${query}`, headers: orchestratorHeaders(idp) });
+    assert.equal(answer.status, 200, answer.body);
+    return JSON.parse(answer.body) as ListBody;
+  };
+
+  it('cuts an unfiltered page in SQLite, in creation order, with the directory total', async function () {
+    const page = await list('startIndex=11&count=5');
+    assert.equal(page.totalResults, AGENTS);
+    assert.equal(page.startIndex, 11);
+    assert.equal(page.itemsPerPage, 5);
+    assert.deepEqual(
+      page.Resources.map((r) => r.userName),
+      userNames.slice(10, 15),
+    );
+    const last = await list(`startIndex=${AGENTS - 1}&count=10`);
+    assert.deepEqual(
+      last.Resources.map((r) => r.userName),
+      userNames.slice(AGENTS - 2),
+    );
+    const beyond = await list(`startIndex=${AGENTS + 5}`);
+    assert.equal(beyond.totalResults, AGENTS);
+    assert.equal(beyond.itemsPerPage, 0);
+    assert.deepEqual(batchLimits, [], 'no scan for a plain page');
+  });
+
+  it('answers a filter by scanning in bounded batches, keeping only the page', async function () {
+    const inactive = userNames.filter((_, i) => i % 3 === 0);
+    const page = await list(`filter=${encodeURIComponent('active eq false')}&startIndex=3&count=4`);
+    assert.equal(page.totalResults, inactive.length);
+    assert.deepEqual(
+      page.Resources.map((r) => r.userName),
+      inactive.slice(2, 6),
+    );
+    assert.ok(batchLimits.length > 0 && batchLimits.every((limit) => limit <= 500), `batches of at most 500 (${batchLimits.join(', ')})`);
+
+    const sorted = await list(`filter=${encodeURIComponent('userName sw "pager-1"')}&sortBy=userName&sortOrder=descending&count=3`);
+    assert.equal(sorted.totalResults, 10);
+    assert.deepEqual(
+      sorted.Resources.map((r) => r.userName),
+      ['pager-19', 'pager-18', 'pager-17'],
+    );
+  });
+
+  it('walks the whole directory with batchAfter, each agent once, in list order', async function () {
+    const agents = idp.running.idp.store.agents;
+    const walked: Agent[] = [];
+    for (let batch = await agents.batchAfter(undefined, 7); batch.length > 0; batch = await agents.batchAfter(batch.at(-1), 7)) {
+      assert.ok(batch.length <= 7);
+      walked.push(...batch);
+    }
+    assert.deepEqual(
+      walked.map((a) => a.userName),
+      userNames,
+    );
+    const { total, agents: page } = await agents.page(28, 5);
+    assert.equal(total, AGENTS);
+    assert.deepEqual(
+      page.map((a) => a.userName),
+      userNames.slice(28),
+    );
+  });
+});
+
+describe('collectListQuery: a list over batches equals the list over everything', function () {
+  const documents: JsonObject[] = Array.from({ length: 47 }, (_, i) => ({
+    id: `id-${i}`,
+    userName: `user-${String((i * 17) % 47).padStart(2, '0')}`,
+    active: i % 4 !== 0,
+  }));
+  async function* inBatches(size: number): AsyncIterable<JsonObject[]> {
+    for (let i = 0; i < documents.length; i += size) yield documents.slice(i, i + size);
+  }
+
+  it('gives the same page, total and order for every batch size, filter, sort and window', async function () {
+    const queries = [
+      {},
+      { filter: 'active eq true' },
+      { filter: 'userName sw "user-1"', startIndex: '2', count: '3' },
+      { startIndex: '40', count: '20' },
+      { filter: 'active eq false', sortBy: 'userName', sortOrder: 'descending', startIndex: '2', count: '4' },
+      { sortBy: 'userName', count: '0' },
+    ];
+    for (const source of queries) {
+      const query = parseListQuery(source, USER_RESOURCE);
+      const expected = runListQuery(documents, query);
+      for (const size of [1, 5, 46, 47, 100]) {
+        assert.deepEqual(await collectListQuery(inBatches(size), query), expected, `${JSON.stringify(source)} in batches of ${size}`);
+      }
+    }
+  });
+});
