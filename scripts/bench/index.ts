@@ -16,12 +16,14 @@ import { inParallel, HttpsClient, pinThisProcess, processTreeCpuSeconds, startCe
 import { Orchestrator } from './orchestrator.js';
 import { cycling, idpInitiated, spInitiatedPool, type JwtAgent } from './workloads.js';
 import { deprovisionTrials } from './deprovision.js';
+import { scimListTrials, type ScimListFigure } from './scim-lists.js';
 import { FleetHistory } from './seed.js';
 import { explainStatements, readTrace, type StatementPlan } from './plans.js';
 import { checkTargets, mean } from './targets.js';
 import {
   renderDeprovision,
   renderPlans,
+  renderScimLists,
   renderSeeding,
   renderTable,
   renderTargets,
@@ -37,7 +39,7 @@ import {
  * in one run on this machine. See README "Performance".
  */
 
-const PARTS = ['baselines', 'idp-2w', 'idp-1w', 'scale', 'sp-jwt', 'both-signed', 'held', 'deprovision', 'plans'] as const;
+const PARTS = ['baselines', 'idp-2w', 'idp-1w', 'scale', 'sp-jwt', 'both-signed', 'held', 'deprovision', 'plans', 'scim-lists'] as const;
 type Part = (typeof PARTS)[number];
 
 const USAGE = `usage: npm run bench -- [--quick] [--only PART[,PART…]] [--rounds N] [--duration SECONDS] [--out FILE]
@@ -46,7 +48,7 @@ const USAGE = `usage: npm run bench -- [--quick] [--only PART[,PART…]] [--roun
 
   --quick           5 s runs, 2,000 agents and 20,000 stored sessions (a few minutes in all)
   --only PARTS      run only these parts (comma-separated): ${PARTS.join(', ')}
-                    (set-up always runs; "scale" and "plans" grow the fleet-scale copy first)
+                    (set-up always runs; "scale", "plans" and "scim-lists" grow the fleet-scale copy first)
   --rounds N        alternating rounds of idp-2w / scale / idp-1w (default 2)
   --profile         start every server with --cpu-prof; profiles go to --profile-dir
                     (default ./bench-profiles/<time>), one folder per server start
@@ -277,7 +279,7 @@ async function main(): Promise<void> {
     await fleet!.advanceTo(new Date());
     advanceSeconds.push((performance.now() - t0) / 1000);
   };
-  if (want('scale') || want('plans')) {
+  if (want('scale') || want('plans') || want('scim-lists')) {
     progress(
       `--- growing a copy to fleet scale: ${opts.scaleAgents.toLocaleString('en-US')} agents, about ${opts.scaleSessions.toLocaleString('en-US')} stored sessions, ` +
         `${(opts.liveShare * 100).toFixed(1)} % of them live ---`,
@@ -492,6 +494,15 @@ async function main(): Promise<void> {
     await server.stop();
   }
 
+  let scimLists: ScimListFigure[] | undefined;
+  if (want('scim-lists')) {
+    progress('--- SCIM lists on the fleet-scale copy, 1 worker ---');
+    await catchUpFleet();
+    await switchTo(scaleDir, 1, 'scim-lists');
+    scimLists = await scimListTrials({ server, token, agents: seeding!.fleet.agents, progress });
+    await server.stop();
+  }
+
   const targets = checkTargets({
     rawSign: baselines.rawSign,
     rawSignTwoCores: baselines.rawSignTwoCores,
@@ -532,6 +543,7 @@ async function main(): Promise<void> {
     deprovision,
     seeding,
     plans,
+    scimLists,
     targets,
     profiles: opts.profileDir,
   };
@@ -540,6 +552,7 @@ async function main(): Promise<void> {
   if (deprovision.length > 0) sections.push(`Deprovisioning\n\n${renderDeprovision(deprovision)}`);
   if (seeding) sections.push(`Fleet scale\n\n${renderSeeding(seeding)}`);
   if (plans) sections.push(`Query plans of the sign-on path on the fleet-scale copy\n\n${renderPlans(plans)}`);
+  if (scimLists) sections.push(`SCIM lists on the fleet-scale copy (1 worker)\n\n${renderScimLists(scimLists)}`);
   sections.push(renderTargets(targets));
   process.stdout.write(`\n${sections.join('\n\n')}\n\n`);
   process.stdout.write(`Machine: ${report.machine.cpus} × ${report.machine.model}, Node ${report.machine.node}; results in ${opts.out}\n`);

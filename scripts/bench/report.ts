@@ -2,6 +2,7 @@ import type { Baseline } from './baselines.js';
 import type { LoadResult } from './load.js';
 import type { StatementPlan } from './plans.js';
 import type { FleetFigures } from './seed.js';
+import type { ScimListFigure } from './scim-lists.js';
 
 /*
  * The benchmark's one table, and the targets of issue 6 checked against it.
@@ -62,6 +63,7 @@ export interface BenchReport {
   readonly deprovision: readonly DeprovisionTrial[];
   readonly seeding: SeedingFigures | undefined;
   readonly plans: readonly StatementPlan[] | undefined;
+  readonly scimLists: readonly ScimListFigure[] | undefined;
   readonly targets: readonly Target[];
   readonly profiles: string | undefined;
 }
@@ -134,6 +136,23 @@ export function renderTable(report: BenchReport): string {
         ratio(perCore, raw),
         ratio(perCore, samlify),
         '',
+      ]),
+    );
+  }
+  return lines.join('\n');
+}
+
+export function renderScimLists(figures: readonly ScimListFigure[]): string {
+  const lines = [row(['GET /scim/v2/Users?…', 'ms (each run)', 'totalResults', 'itemsPerPage', 'worst /healthz meanwhile, ms'])];
+  lines.push(row(['---', '---:', '---:', '---:', '---:']));
+  for (const figure of figures) {
+    lines.push(
+      row([
+        `\`${figure.query}\``,
+        figure.milliseconds.map((ms) => number(ms)).join(' / '),
+        number(figure.totalResults),
+        number(figure.itemsPerPage),
+        number(figure.worstHealthzMs),
       ]),
     );
   }
