@@ -116,17 +116,17 @@ export function listPage(totalResults: number, query: ListQuery, page: readonly 
 /**
  * runListQuery over documents that arrive in batches (a scan of the directory):
  * without sortBy only the requested page is kept, so memory stays bounded by the
- * page whatever the directory's size; with sortBy every match is kept to be sorted.
+ * page whatever the directory's size; with sortBy every match (only) is kept to be sorted.
  * Yields to the event loop between batches, so a long scan does not hold up sign-ons.
  */
 export async function collectListQuery(batches: AsyncIterable<readonly JsonObject[]>, query: ListQuery): Promise<ListResponse> {
   if (query.sortBy !== undefined) {
-    const all: JsonObject[] = [];
+    const matching: JsonObject[] = [];
     for await (const batch of batches) {
-      all.push(...batch);
+      for (const document of batch) if (query.filter === undefined || matchesFilter(document, query.filter)) matching.push(document);
       await yieldToEventLoop();
     }
-    return runListQuery(all, query);
+    return runListQuery(matching, { ...query, filter: undefined });
   }
   const first = query.startIndex - 1;
   const page: JsonObject[] = [];
