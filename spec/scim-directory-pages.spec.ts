@@ -3,7 +3,7 @@ import type { Agent } from '../lib/agents/agent.js';
 import type { JsonObject } from '../lib/scim/attribute-path.js';
 import { collectListQuery, parseListQuery, runListQuery } from '../lib/scim/list-query.js';
 import { USER_RESOURCE } from '../lib/scim/schema-definitions.js';
-import { AGENT_EXTENSION, orchestratorHeaders, startTestIdp, type TestIdp } from './support/harness.js';
+import { AGENT_EXTENSION, orchestratorHeaders, provisionAgent, startTestIdp, type TestIdp } from './support/harness.js';
 
 /*
  * SCIM lists over a large directory (Okta's import pages through every User;
@@ -12,7 +12,8 @@ import { AGENT_EXTENSION, orchestratorHeaders, startTestIdp, type TestIdp } from
  * agent at once.
  */
 
-const AGENTS = 30;
+const AGENTS = 32;
+const ROLE = 'urn:tessera:scim:schemas:extension:role:2.0:Group';
 
 interface ListBody {
   totalResults: number;
@@ -26,10 +27,15 @@ describe('SCIM lists read the directory a page or a batch at a time', function (
   let idp: TestIdp;
   const userNames: string[] = [];
   const batchLimits: number[] = [];
+  const list = async (query: string): Promise<ListBody> => {
+    const answer = await idp.request({ path: `/scim/v2/Users?${query}`, headers: orchestratorHeaders(idp) });
+    assert.equal(answer.status, 200, answer.body);
+    return JSON.parse(answer.body) as ListBody;
+  };
 
   before(async function () {
     idp = await startTestIdp();
-    for (let i = 0; i < AGENTS; i++) {
+    for (let i = 0; i < AGENTS - 2; i++) {
       const userName = `pager-${String(i).padStart(2, '0')}`;
       const created = await idp.request({
         method: 'POST',
@@ -45,6 +51,24 @@ describe('SCIM lists read the directory a page or a batch at a time', function (
       assert.equal(created.status, 201, created.body);
       userNames.push(userName);
     }
+    // Two more with certificates, one of them in a role: what batch hydration must carry over.
+    for (const userName of ['pager-30', 'pager-31']) {
+      await provisionAgent(idp, { userName });
+      userNames.push(userName);
+    }
+    const holder = await list(`filter=${encodeURIComponent('userName eq "pager-31"')}`);
+    const role = await idp.request({
+      method: 'POST',
+      path: '/scim/v2/Groups',
+      headers: orchestratorHeaders(idp),
+      body: JSON.stringify({
+        schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group', ROLE],
+        displayName: 'pager-role',
+        members: [{ value: holder.Resources[0]!.id }],
+        [ROLE]: { scopes: ['reports:read'] },
+      }),
+    });
+    assert.equal(role.status, 201, role.body);
     // From here on, loading the whole directory fails the request: every list must page or scan.
     const agents = idp.running.idp.store.agents;
     agents.list = () => Promise.reject(new Error('the whole directory was loaded for a request'));
@@ -59,11 +83,6 @@ describe('SCIM lists read the directory a page or a batch at a time', function (
     await idp?.close();
   });
 
-  const list = async (query: string): Promise<ListBody> => {
-    const answer = await idp.request({ path: `/scim/v2/Users?${query}`, headers: orchestratorHeaders(idp) });
-    assert.equal(answer.status, 200, answer.body);
-    return JSON.parse(answer.body) as ListBody;
-  };
 
   it('cuts an unfiltered page in SQLite, in creation order, with the directory total', async function () {
     const page = await list('startIndex=11&count=5');
@@ -86,7 +105,7 @@ describe('SCIM lists read the directory a page or a batch at a time', function (
   });
 
   it('answers a filter by scanning in bounded batches, keeping only the page', async function () {
-    const inactive = userNames.filter((_, i) => i % 3 === 0);
+    const inactive = userNames.slice(0, AGENTS - 2).filter((_, i) => i % 3 === 0);
     const page = await list(`filter=${encodeURIComponent('active eq false')}&startIndex=3&count=4`);
     assert.equal(page.totalResults, inactive.length);
     assert.deepEqual(
@@ -114,6 +133,12 @@ describe('SCIM lists read the directory a page or a batch at a time', function (
       walked.map((a) => a.userName),
       userNames,
     );
+    // Hydrated a batch at a time, each agent is what a lookup of that agent alone gives.
+    for (const agent of walked) assert.deepEqual(agent, await agents.get(agent.id));
+    const withRole = walked.find((a) => a.userName === 'pager-31')!;
+    assert.equal(withRole.certificates.length, 1);
+    assert.deepEqual(withRole.groups.map((g) => g.displayName), ['pager-role']);
+    assert.ok(withRole.grantedScopes.includes('reports:read'));
     const { total, agents: page } = await agents.page(28, 5);
     assert.equal(total, AGENTS);
     assert.deepEqual(

@@ -66,6 +66,36 @@ function agentColumns(id: string, agent: AgentWrite, userNameKey: string, at: Da
   };
 }
 
+function agentFromRows(row: AgentRow, certificates: readonly CertificateRow[], grants: readonly GroupGrantRow[]): Agent {
+  const profile = parseJson<AgentProfile>(row.profile);
+  const groups: AgentGroup[] = grants.map((g) => ({ id: g.id, displayName: g.display_name }));
+  return {
+    id: row.id,
+    userName: row.user_name,
+    active: row.active === 1,
+    externalId: row.external_id ?? undefined,
+    profile,
+    certificates: certificates.map(certificateFromRow),
+    extraAttributes: parseJson<Record<string, unknown>>(row.extra_attributes),
+    groups,
+    grantedScopes: unionOfScopes(profile.scopes, grants.map((g) => parseJson<string[]>(g.scopes))),
+    version: row.version,
+    createdAt: fromMillis(row.created_at),
+    updatedAt: fromMillis(row.updated_at),
+  };
+}
+
+/** Rows by key, each group in the order the rows came. */
+function groupBy<T>(rows: readonly T[], key: (row: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const row of rows) {
+    const list = groups.get(key(row));
+    if (list) list.push(row);
+    else groups.set(key(row), [row]);
+  }
+  return groups;
+}
+
 export class SqliteAgentRepository implements AgentRepository {
   private readonly insertAgent;
   private readonly insertCertificate;
@@ -80,6 +110,8 @@ export class SqliteAgentRepository implements AgentRepository {
   private readonly certificateByThumbprint;
   private readonly anyCertificateByThumbprint;
   private readonly groupsOf;
+  private readonly certificatesOfMany;
+  private readonly groupsOfMany;
   private readonly updateAgent;
   private readonly retireCertificate;
   private readonly deleteAgent;
@@ -116,6 +148,13 @@ export class SqliteAgentRepository implements AgentRepository {
     this.anyCertificateByThumbprint = db.prepare<[string], { agent_id: string; retired_at: number | null }>(
       'SELECT agent_id, retired_at FROM agent_certificates WHERE thumbprint = ?',
     );
+    this.certificatesOfMany = db.prepare<[string], CertificateRow>(
+      'SELECT * FROM agent_certificates WHERE agent_id IN (SELECT value FROM json_each(?)) ORDER BY registered_at, thumbprint',
+    );
+    this.groupsOfMany = db.prepare<[string], GroupGrantRow & { agent_id: string }>(
+      `SELECT m.agent_id, g.id, g.display_name, g.scopes FROM group_members m JOIN groups g ON g.id = m.group_id
+        WHERE m.agent_id IN (SELECT value FROM json_each(?)) ORDER BY g.display_name, g.id`,
+    );
     this.groupsOf = db.prepare<[string], GroupGrantRow>(
       `SELECT g.id, g.display_name, g.scopes FROM group_members m JOIN groups g ON g.id = m.group_id
         WHERE m.agent_id = ? ORDER BY g.display_name, g.id`,
@@ -135,23 +174,16 @@ export class SqliteAgentRepository implements AgentRepository {
   }
 
   private hydrate(row: AgentRow): Agent {
-    const profile = parseJson<AgentProfile>(row.profile);
-    const grants = this.groupsOf.all(row.id);
-    const groups: AgentGroup[] = grants.map((g) => ({ id: g.id, displayName: g.display_name }));
-    return {
-      id: row.id,
-      userName: row.user_name,
-      active: row.active === 1,
-      externalId: row.external_id ?? undefined,
-      profile,
-      certificates: this.certificatesOf.all(row.id).map(certificateFromRow),
-      extraAttributes: parseJson<Record<string, unknown>>(row.extra_attributes),
-      groups,
-      grantedScopes: unionOfScopes(profile.scopes, grants.map((g) => parseJson<string[]>(g.scopes))),
-      version: row.version,
-      createdAt: fromMillis(row.created_at),
-      updatedAt: fromMillis(row.updated_at),
-    };
+    return agentFromRows(row, this.certificatesOf.all(row.id), this.groupsOf.all(row.id));
+  }
+
+  /** hydrate for many rows with two queries in all, not two per agent: pages and scans of the directory. */
+  private hydrateAll(rows: readonly AgentRow[]): Agent[] {
+    if (rows.length === 0) return [];
+    const ids = JSON.stringify(rows.map((row) => row.id));
+    const certificates = groupBy(this.certificatesOfMany.all(ids), (c) => c.agent_id);
+    const grants = groupBy(this.groupsOfMany.all(ids), (g) => g.agent_id);
+    return rows.map((row) => agentFromRows(row, certificates.get(row.id) ?? [], grants.get(row.id) ?? []));
   }
 
   async create(agent: NewAgent, at: Date): Promise<Agent> {
@@ -202,19 +234,17 @@ export class SqliteAgentRepository implements AgentRepository {
   }
 
   async list(): Promise<Agent[]> {
-    return this.db.transaction(() => this.all.all().map((row) => this.hydrate(row)))();
+    return this.db.transaction(() => this.hydrateAll(this.all.all()))();
   }
 
   async page(offset: number, limit: number): Promise<{ readonly total: number; readonly agents: Agent[] }> {
     // One read transaction: the count and the page see the same directory.
-    return this.db.transaction(() => ({ total: this.total.get() ?? 0, agents: this.pageOf.all(limit, offset).map((row) => this.hydrate(row)) }))();
+    return this.db.transaction(() => ({ total: this.total.get() ?? 0, agents: this.hydrateAll(this.pageOf.all(limit, offset)) }))();
   }
 
   async batchAfter(cursor: Agent | undefined, limit: number): Promise<Agent[]> {
     return this.db.transaction(() =>
-      (cursor === undefined ? this.firstBatch.all(limit) : this.batchAfterCursor.all(toMillis(cursor.createdAt), cursor.id, limit)).map((row) =>
-        this.hydrate(row),
-      ),
+      this.hydrateAll(cursor === undefined ? this.firstBatch.all(limit) : this.batchAfterCursor.all(toMillis(cursor.createdAt), cursor.id, limit)),
     )();
   }
 
