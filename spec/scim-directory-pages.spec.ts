@@ -3,7 +3,7 @@ import type { Agent } from '../lib/agents/agent.js';
 import type { JsonObject } from '../lib/scim/attribute-path.js';
 import { collectListQuery, parseListQuery, runListQuery } from '../lib/scim/list-query.js';
 import { USER_RESOURCE } from '../lib/scim/schema-definitions.js';
-import { AGENT_EXTENSION, orchestratorHeaders, provisionAgent, startTestIdp, type TestIdp } from './support/harness.js';
+import { AGENT_EXTENSION, createScimResource, orchestratorHeaders, provisionAgent, startTestIdp, type TestIdp } from './support/harness.js';
 
 /*
  * SCIM lists over a large directory (Okta's import pages through every User;
@@ -37,16 +37,11 @@ describe('SCIM lists read the directory a page or a batch at a time', function (
     idp = await startTestIdp();
     for (let i = 0; i < AGENTS - 2; i++) {
       const userName = `pager-${String(i).padStart(2, '0')}`;
-      const created = await idp.request({
-        method: 'POST',
-        path: '/scim/v2/Users',
-        headers: orchestratorHeaders(idp),
-        body: JSON.stringify({
-          schemas: ['urn:ietf:params:scim:schemas:core:2.0:User', AGENT_EXTENSION],
-          userName,
-          active: i % 3 !== 0,
-          [AGENT_EXTENSION]: { scopes: ['invoices:read'] },
-        }),
+      const created = await createScimResource(idp, 'Users', {
+        schemas: ['urn:ietf:params:scim:schemas:core:2.0:User', AGENT_EXTENSION],
+        userName,
+        active: i % 3 !== 0,
+        [AGENT_EXTENSION]: { scopes: ['invoices:read'] },
       });
       assert.equal(created.status, 201, created.body);
       userNames.push(userName);
@@ -57,16 +52,11 @@ describe('SCIM lists read the directory a page or a batch at a time', function (
       userNames.push(userName);
     }
     const holder = await list(`filter=${encodeURIComponent('userName eq "pager-31"')}`);
-    const role = await idp.request({
-      method: 'POST',
-      path: '/scim/v2/Groups',
-      headers: orchestratorHeaders(idp),
-      body: JSON.stringify({
-        schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group', ROLE],
-        displayName: 'pager-role',
-        members: [{ value: holder.Resources[0]!.id }],
-        [ROLE]: { scopes: ['reports:read'] },
-      }),
+    const role = await createScimResource(idp, 'Groups', {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group', ROLE],
+      displayName: 'pager-role',
+      members: [{ value: holder.Resources[0]!.id }],
+      [ROLE]: { scopes: ['reports:read'] },
     });
     assert.equal(role.status, 201, role.body);
     // From here on, loading the whole directory fails the request: every list must page or scan.

@@ -174,6 +174,11 @@ export function orchestratorHeaders(idp: TestIdp, contentType = 'application/sci
   return { authorization: `Bearer ${idp.orchestratorToken}`, 'content-type': contentType, accept: contentType };
 }
 
+/** Creates a SCIM resource (POST /scim/v2/Users or /Groups) as the orchestrator; the answer as it came. */
+export function createScimResource(idp: TestIdp, endpoint: 'Users' | 'Groups', document: Record<string, unknown>): Promise<HttpResult> {
+  return idp.request({ method: 'POST', path: `/scim/v2/${endpoint}`, headers: orchestratorHeaders(idp), body: JSON.stringify(document) });
+}
+
 /** Provisions an agent through SCIM over HTTPS, with a fresh certificate unless one is given. */
 export async function provisionAgent(
   idp: TestIdp,
@@ -181,26 +186,21 @@ export async function provisionAgent(
 ): Promise<TestAgent> {
   const userName = options.userName ?? `agent-${randomUUID().slice(0, 8)}`;
   const credential = options.credential ?? (await testKeyPair(userName));
-  const response = await idp.request({
-    method: 'POST',
-    path: '/scim/v2/Users',
-    headers: orchestratorHeaders(idp),
-    body: JSON.stringify({
-      schemas: ['urn:ietf:params:scim:schemas:core:2.0:User', AGENT_EXTENSION],
-      userName,
-      active: true,
-      x509Certificates: [{ value: credential.certBase64 }],
-      [AGENT_EXTENSION]: {
-        owner: 'team-payments@example.com',
-        modelHash: 'sha256:9f2c4e1b7a0d',
-        sourceCommit: '3b8e2f1c0a9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f',
-        trainingDataVersion: 'td-2026.11',
-        sensitivityTier: 'medium',
-        computeZone: 'eu-west-1a',
-        scopes: ['invoices:read', 'invoices:write', 'reports:read'],
-        ...options.profile,
-      },
-    }),
+  const response = await createScimResource(idp, 'Users', {
+    schemas: ['urn:ietf:params:scim:schemas:core:2.0:User', AGENT_EXTENSION],
+    userName,
+    active: true,
+    x509Certificates: [{ value: credential.certBase64 }],
+    [AGENT_EXTENSION]: {
+      owner: 'team-payments@example.com',
+      modelHash: 'sha256:9f2c4e1b7a0d',
+      sourceCommit: '3b8e2f1c0a9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f',
+      trainingDataVersion: 'td-2026.11',
+      sensitivityTier: 'medium',
+      computeZone: 'eu-west-1a',
+      scopes: ['invoices:read', 'invoices:write', 'reports:read'],
+      ...options.profile,
+    },
   });
   if (response.status !== 201) throw new Error(`provisioning failed: ${response.status} ${response.body}`);
   return { id: response.json<{ id: string }>().id, userName, credential };
