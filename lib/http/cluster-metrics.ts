@@ -81,8 +81,13 @@ export function processExposition(registry: Registry): MetricsExposition {
  * registry, and serves scrapes with the cluster's merged metrics.
  */
 export function workerExposition(registry: Registry, timeoutMs: number = CLUSTER_SCRAPE_TIMEOUT_MS): MetricsExposition {
-  const send = process.send?.bind(process);
-  if (!send) throw new Error('workerExposition needs an IPC channel to the cluster primary');
+  if (!process.send) throw new Error('workerExposition needs an IPC channel to the cluster primary');
+  // With a callback, a send over a closed channel reports to it instead of emitting 'error' on the process.
+  const send = (message: CollectAnswer | ScrapeRequest, onError: (error: Error) => void = () => undefined): void => {
+    process.send?.(message, undefined, undefined, (error: Error | null) => {
+      if (error) onError(error);
+    });
+  };
   const pending = new Map<number, { resolve(text: string): void; reject(error: Error): void }>();
   let nextId = 0;
   process.on('message', (message: unknown) => {
@@ -117,13 +122,10 @@ export function workerExposition(registry: Registry, timeoutMs: number = CLUSTER
             reject(error);
           },
         });
-        try {
-          send({ type: SCRAPE_REQUEST, id } satisfies ScrapeRequest);
-        } catch (error) {
+        send({ type: SCRAPE_REQUEST, id } satisfies ScrapeRequest, (error) => {
+          pending.get(id)?.reject(metricsUnavailable(`cannot reach the primary: ${String(error)}`));
           pending.delete(id);
-          clearTimeout(timer);
-          reject(metricsUnavailable(`cannot reach the primary: ${String(error)}`));
-        }
+        });
       }),
   };
 }
@@ -169,7 +171,12 @@ export function serveClusterScrapes(primaryRegistry: Registry, timeoutMs: number
       };
       cluster.on('exit', onExit);
       collections.set(id, collection);
-      for (const worker of workers) worker.send({ type: COLLECT_REQUEST, id } satisfies CollectRequest);
+      for (const worker of workers) {
+        // With a callback, a worker whose channel just closed fails this collection instead of emitting 'error'.
+        worker.send({ type: COLLECT_REQUEST, id } satisfies CollectRequest, undefined, undefined, (error: Error | null) => {
+          if (error) collection.settle(`worker ${worker.id}: ${error.message}`);
+        });
+      }
       primaryRegistry.getMetricsAsJSON().then(
         (own) => {
           collection.collected.push(own as RegistryJson);
@@ -191,10 +198,11 @@ export function serveClusterScrapes(primaryRegistry: Registry, timeoutMs: number
       collect()
         .then((registries) => AggregatorRegistry.aggregate(registries).metrics())
         .then(
-          (exposition) => worker.send({ type: SCRAPE_ANSWER, id: message.id, exposition } satisfies ScrapeAnswer),
-          (error: unknown) =>
-            worker.send({ type: SCRAPE_ANSWER, id: message.id, error: error instanceof Error ? error.message : String(error) } satisfies ScrapeAnswer),
-        );
+          (exposition): ScrapeAnswer => ({ type: SCRAPE_ANSWER, id: message.id, exposition }),
+          (error: unknown): ScrapeAnswer => ({ type: SCRAPE_ANSWER, id: message.id, error: error instanceof Error ? error.message : String(error) }),
+        )
+        // The asking worker may have gone meanwhile: nobody is left to answer.
+        .then((answer) => worker.send(answer, undefined, undefined, () => undefined));
     }
   });
 }
