@@ -150,6 +150,18 @@ function requireArgument(value: string | undefined, name: string): string {
   return value;
 }
 
+/**
+ * A reader that stops early (`tessera audit export | head`) closes the pipe: the
+ * command stops there, with status 0 and no error, as Unix tools do. Not for
+ * `start`: a server does not end because a log reader did.
+ */
+function stopQuietlyWhenTheReaderLeaves(): void {
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.exit(0);
+  });
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -174,6 +186,7 @@ async function main(argv: string[]): Promise<number> {
   const name = commands[twoWord] ? twoWord : first!;
   const command = commands[name];
   if (!command) throw new TesseraError('invalid_value', `unknown command "${positionals.join(' ')}"\n${USAGE}`);
+  if (name !== 'start') stopQuietlyWhenTheReaderLeaves();
   const config = loadConfig({ env: process.env, ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}) });
   return command({
     positionals: commands[twoWord] ? rest : [second, ...rest].filter((p): p is string => p !== undefined),

@@ -42,10 +42,11 @@ describe('output through a slow pipe is complete at exit', function () {
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('tessera audit export writes every entry, ~1 MB of them, before it exits', async function () {
-    const dataDir = scratch();
-    const store = openSqliteStore(dataDir);
-    const entries = 2_000;
+  const entries = 2_000;
+  let auditDir: string;
+  before(async function () {
+    auditDir = scratch();
+    const store = openSqliteStore(auditDir);
     try {
       const audit = chainedAuditLog({ store: store.audit, clock: { now: () => new Date() }, logger: silentLogger });
       // Recorded without awaiting each: the audit log writes a turn's entries in one transaction.
@@ -57,13 +58,28 @@ describe('output through a slow pipe is complete at exit', function () {
     } finally {
       store.close();
     }
-    const child = spawn(process.execPath, [CLI, 'audit', 'export', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  });
+
+  it('tessera audit export writes every entry, ~1 MB of them, before it exits', async function () {
+    const child = spawn(process.execPath, [CLI, 'audit', 'export', '--data-dir', auditDir], { stdio: ['ignore', 'pipe', 'pipe'] });
     const { stdout, code } = await slowlyRead(child, 1_000);
     assert.equal(code, 0);
     const lines = stdout.trimEnd().split('\n');
     assert.ok(stdout.length > 600_000, `the export is large enough to overrun a pipe (${stdout.length} bytes)`);
     assert.equal(lines.length, entries);
     assert.equal((JSON.parse(lines.at(-1)!) as { seq: number }).seq, entries, 'the last entry is there, whole');
+  });
+
+  it('tessera audit export | head: stops quietly with status 0 when the reader leaves', async function () {
+    const child = spawn(process.execPath, [CLI, 'audit', 'export', '--data-dir', auditDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const first = await new Promise<string>((resolve) => child.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString())));
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    assert.ok(first.startsWith('{'), first.slice(0, 80));
+    assert.equal(code, 0);
+    assert.equal(stderr, '');
   });
 
   it('a stopping server writes its last log lines before it exits', async function () {
