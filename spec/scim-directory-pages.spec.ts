@@ -40,6 +40,7 @@ describe('SCIM lists read the directory a page or a batch at a time', function (
       const created = await createScimResource(idp, 'Users', {
         schemas: ['urn:ietf:params:scim:schemas:core:2.0:User', AGENT_EXTENSION],
         userName,
+        externalId: `ext-${i % 15}`,
         active: i % 3 !== 0,
         [AGENT_EXTENSION]: { scopes: ['invoices:read'] },
       });
@@ -110,6 +111,27 @@ describe('SCIM lists read the directory a page or a batch at a time', function (
       sorted.Resources.map((r) => r.userName),
       ['pager-19', 'pager-18', 'pager-17'],
     );
+  });
+
+  it('answers userName eq and externalId eq from an index, without a scan, the filter still deciding', async function () {
+    const scansBefore = batchLimits.length;
+    const byExternalId = await list(`filter=${encodeURIComponent('externalId eq "ext-7"')}`);
+    assert.deepEqual(
+      byExternalId.Resources.map((r) => r.userName),
+      ['pager-07', 'pager-22'],
+    );
+    assert.equal(byExternalId.totalResults, 2);
+    const caseExact = await list(`filter=${encodeURIComponent('externalId eq "EXT-7"')}`);
+    assert.equal(caseExact.totalResults, 0, 'externalId is caseExact');
+    const byUserName = await list(`filter=${encodeURIComponent('userName eq "PAGER-09"')}`);
+    assert.deepEqual(
+      byUserName.Resources.map((r) => r.userName),
+      ['pager-09'],
+      'userName is not',
+    );
+    assert.equal(batchLimits.length, scansBefore, 'no scan of the directory');
+    const narrowed = await list(`filter=${encodeURIComponent('externalId eq "ext-7" and active eq false')}`);
+    assert.equal(narrowed.totalResults, 0, 'pager-07 and pager-22 are active: the whole filter is applied');
   });
 
   it('walks the whole directory with batchAfter, each agent once, in list order', async function () {

@@ -30,6 +30,8 @@ export interface AgentRepository {
   list(): Promise<Agent[]>;
   /** Agents `offset` to `offset + limit` in creation order (the order of list()), and how many there are in all: a SCIM page. */
   page(offset: number, limit: number): Promise<{ readonly total: number; readonly agents: Agent[] }>;
+  /** The agents the provisioning client knows by this externalId (exact match), oldest first. */
+  findByExternalId(externalId: string): Promise<Agent[]>;
   /** Up to `limit` agents created after `cursor` (an agent of an earlier batch), in creation order: a scan in bounded steps. */
   batchAfter(cursor: Agent | undefined, limit: number): Promise<Agent[]>;
   /** The active certificate with this thumbprint and the agent holding it. */

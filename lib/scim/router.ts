@@ -77,10 +77,16 @@ export function scimRouter(deps: ScimRouterDeps): Router {
     type: USER_RESOURCE,
     get: (id) => deps.agents.get(id),
     scan: async function* (query) {
-      const userName = userNameEquality(query);
+      // An index narrows the candidates; the filter itself still decides (list-query.ts).
+      const userName = equalityOn(query, 'userName');
       if (userName !== undefined) {
         const agent = await deps.agents.getByUserName(userName);
         if (agent) yield [agent];
+        return;
+      }
+      const externalId = equalityOn(query, 'externalId');
+      if (externalId !== undefined) {
+        yield await deps.agents.findByExternalId(externalId);
         return;
       }
       for (let batch = await deps.agents.batchAfter(undefined, SCAN_BATCH); batch.length > 0; batch = await deps.agents.batchAfter(batch.at(-1), SCAN_BATCH)) {
@@ -366,11 +372,12 @@ function sessionsBySp(sessions: readonly Session[]): Record<string, string[]> {
 }
 
 /** The userName a filter of exactly `userName eq "…"` asks for (Okta's lookup), answered by the unique index. */
-function userNameEquality(query: ListQuery): string | undefined {
+/** The value of a filter that is exactly `<attribute> eq "<string>"` on a core attribute, else undefined. */
+function equalityOn(query: ListQuery, attribute: 'userName' | 'externalId'): string | undefined {
   const filter = query.filter;
   if (filter?.kind !== 'compare' || filter.op !== 'eq' || typeof filter.value !== 'string') return undefined;
   const { path } = filter;
-  return path.extension === undefined && path.sub === undefined && path.attribute.name === 'userName' ? filter.value : undefined;
+  return path.extension === undefined && path.sub === undefined && path.attribute.name === attribute ? filter.value : undefined;
 }
 
 function send(res: Response, status: number, body: unknown): void {

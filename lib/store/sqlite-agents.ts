@@ -103,6 +103,7 @@ export class SqliteAgentRepository implements AgentRepository {
   private readonly byUserName;
   private readonly all;
   private readonly total;
+  private readonly byExternalId;
   private readonly pageOf;
   private readonly firstBatch;
   private readonly batchAfterCursor;
@@ -134,6 +135,9 @@ export class SqliteAgentRepository implements AgentRepository {
     this.byUserName = db.prepare<[string], AgentRow>('SELECT * FROM agents WHERE user_name_key = ?');
     this.all = db.prepare<[], AgentRow>('SELECT * FROM agents ORDER BY created_at, id');
     this.total = db.prepare<[], number>('SELECT count(*) FROM agents').pluck();
+    this.byExternalId = db.prepare<[string], AgentRow>(
+      'SELECT * FROM agents INDEXED BY agents_by_external_id WHERE external_id = ? AND external_id IS NOT NULL ORDER BY created_at, id',
+    );
     this.pageOf = db.prepare<[number, number], AgentRow>('SELECT * FROM agents ORDER BY created_at, id LIMIT ? OFFSET ?');
     this.firstBatch = db.prepare<[number], AgentRow>('SELECT * FROM agents ORDER BY created_at, id LIMIT ?');
     this.batchAfterCursor = db.prepare<[number, string, number], AgentRow>(
@@ -240,6 +244,10 @@ export class SqliteAgentRepository implements AgentRepository {
   async page(offset: number, limit: number): Promise<{ readonly total: number; readonly agents: Agent[] }> {
     // One read transaction: the count and the page see the same directory.
     return this.db.transaction(() => ({ total: this.total.get() ?? 0, agents: this.hydrateAll(this.pageOf.all(limit, offset)) }))();
+  }
+
+  async findByExternalId(externalId: string): Promise<Agent[]> {
+    return this.db.transaction(() => this.hydrateAll(this.byExternalId.all(externalId)))();
   }
 
   async batchAfter(cursor: Agent | undefined, limit: number): Promise<Agent[]> {
