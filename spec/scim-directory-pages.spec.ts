@@ -27,6 +27,7 @@ describe('SCIM lists read the directory a page or a batch at a time', function (
   let idp: TestIdp;
   const userNames: string[] = [];
   const batchLimits: number[] = [];
+  const pageLimits: number[] = [];
   const list = async (query: string): Promise<ListBody> => {
     const answer = await idp.request({ path: `/scim/v2/Users?${query}`, headers: orchestratorHeaders(idp) });
     assert.equal(answer.status, 200, answer.body);
@@ -60,9 +61,13 @@ describe('SCIM lists read the directory a page or a batch at a time', function (
       [ROLE]: { scopes: ['reports:read'] },
     });
     assert.equal(role.status, 201, role.body);
-    // From here on, loading the whole directory fails the request: every list must page or scan.
+    // The repository has no whole-directory read: every list pages or scans, and these record how much at a time.
     const agents = idp.running.idp.store.agents;
-    agents.list = () => Promise.reject(new Error('the whole directory was loaded for a request'));
+    const page = agents.page.bind(agents);
+    agents.page = (offset, limit) => {
+      pageLimits.push(limit);
+      return page(offset, limit);
+    };
     const batchAfter = agents.batchAfter.bind(agents);
     agents.batchAfter = (cursor, limit) => {
       batchLimits.push(limit);
@@ -93,6 +98,7 @@ describe('SCIM lists read the directory a page or a batch at a time', function (
     assert.equal(beyond.totalResults, AGENTS);
     assert.equal(beyond.itemsPerPage, 0);
     assert.deepEqual(batchLimits, [], 'no scan for a plain page');
+    assert.ok(pageLimits.length === 3 && pageLimits.every((limit) => limit <= 200), `pages of at most 200 (${pageLimits.join(', ')})`);
   });
 
   it('answers a filter by scanning in bounded batches, keeping only the page', async function () {

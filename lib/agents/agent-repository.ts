@@ -26,9 +26,7 @@ export interface AgentRepository {
   create(agent: NewAgent, at: Date): Promise<Agent>;
   get(id: string): Promise<Agent | undefined>;
   getByUserName(userName: string): Promise<Agent | undefined>;
-  /** Every agent, oldest first. Loads the whole directory: for tools, not for requests. */
-  list(): Promise<Agent[]>;
-  /** Agents `offset` to `offset + limit` in creation order (the order of list()), and how many there are in all: a SCIM page. */
+  /** Agents `offset` to `offset + limit` in creation order, and how many there are in all: a SCIM page. There is no "every agent": a directory is read a page or a batch at a time. */
   page(offset: number, limit: number): Promise<{ readonly total: number; readonly agents: Agent[] }>;
   /** The agents the provisioning client knows by this externalId (exact match), oldest first. */
   findByExternalId(externalId: string): Promise<Agent[]>;

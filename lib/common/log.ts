@@ -40,7 +40,7 @@ process.once('exit', flushEvents);
  * take at once, and process.exit() drops that queue: every planned exit waits
  * for this first. A zero-length write's callback runs after every write before it.
  */
-export function flushStdio(): Promise<void> {
+function flushStdio(): Promise<void> {
   flushEvents();
   const drained = (stream: NodeJS.WriteStream) => new Promise<void>((resolve) => stream.write('', () => resolve()));
   return Promise.all([drained(process.stdout), drained(process.stderr)]).then(() => undefined);

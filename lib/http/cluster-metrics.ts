@@ -27,7 +27,7 @@ const COLLECT_REQUEST = 'tessera:metrics:collect';
 const COLLECT_ANSWER = 'tessera:metrics:collected';
 
 /** How long a scrape waits for the cluster: less than Prometheus' default scrape timeout (10 s). */
-export const CLUSTER_SCRAPE_TIMEOUT_MS = 3_000;
+const CLUSTER_SCRAPE_TIMEOUT_MS = 3_000;
 
 type RegistryJson = MetricObjectWithValues<MetricValue<string>>[];
 
@@ -61,7 +61,7 @@ function isMessage<T extends { readonly type: string; readonly id: number }>(mes
   );
 }
 
-export function metricsUnavailable(reason: string): TesseraError {
+function metricsUnavailable(reason: string): TesseraError {
   return new TesseraError('metrics_unavailable', 'the cluster metrics could not be collected', { internalDetail: reason });
 }
 

@@ -101,16 +101,13 @@ export class SqliteAgentRepository implements AgentRepository {
   private readonly insertCertificate;
   private readonly byId;
   private readonly byUserName;
-  private readonly all;
   private readonly total;
   private readonly byExternalId;
   private readonly pageOf;
   private readonly firstBatch;
   private readonly batchAfterCursor;
-  private readonly certificatesOf;
   private readonly certificateByThumbprint;
   private readonly anyCertificateByThumbprint;
-  private readonly groupsOf;
   private readonly certificatesOfMany;
   private readonly groupsOfMany;
   private readonly updateAgent;
@@ -133,7 +130,6 @@ export class SqliteAgentRepository implements AgentRepository {
     );
     this.byId = db.prepare<[string], AgentRow>('SELECT * FROM agents WHERE id = ?');
     this.byUserName = db.prepare<[string], AgentRow>('SELECT * FROM agents WHERE user_name_key = ?');
-    this.all = db.prepare<[], AgentRow>('SELECT * FROM agents ORDER BY created_at, id');
     this.total = db.prepare<[], number>('SELECT count(*) FROM agents').pluck();
     this.byExternalId = db.prepare<[string], AgentRow>(
       'SELECT * FROM agents INDEXED BY agents_by_external_id WHERE external_id = ? AND external_id IS NOT NULL ORDER BY created_at, id',
@@ -142,9 +138,6 @@ export class SqliteAgentRepository implements AgentRepository {
     this.firstBatch = db.prepare<[number], AgentRow>('SELECT * FROM agents ORDER BY created_at, id LIMIT ?');
     this.batchAfterCursor = db.prepare<[number, string, number], AgentRow>(
       'SELECT * FROM agents WHERE (created_at, id) > (?, ?) ORDER BY created_at, id LIMIT ?',
-    );
-    this.certificatesOf = db.prepare<[string], CertificateRow>(
-      'SELECT * FROM agent_certificates WHERE agent_id = ? ORDER BY registered_at, thumbprint',
     );
     this.certificateByThumbprint = db.prepare<[string], CertificateRow>(
       'SELECT * FROM agent_certificates WHERE thumbprint = ? AND retired_at IS NULL',
@@ -158,10 +151,6 @@ export class SqliteAgentRepository implements AgentRepository {
     this.groupsOfMany = db.prepare<[string], GroupGrantRow & { agent_id: string }>(
       `SELECT m.agent_id, g.id, g.display_name, g.scopes FROM group_members m JOIN groups g ON g.id = m.group_id
         WHERE m.agent_id IN (SELECT value FROM json_each(?)) ORDER BY g.display_name, g.id`,
-    );
-    this.groupsOf = db.prepare<[string], GroupGrantRow>(
-      `SELECT g.id, g.display_name, g.scopes FROM group_members m JOIN groups g ON g.id = m.group_id
-        WHERE m.agent_id = ? ORDER BY g.display_name, g.id`,
     );
     this.updateAgent = db.prepare<Record<string, string | number | null>, AgentRow>(
       `UPDATE agents SET user_name = @userName, user_name_key = @userNameKey, active = @active, external_id = @externalId,
@@ -178,10 +167,10 @@ export class SqliteAgentRepository implements AgentRepository {
   }
 
   private hydrate(row: AgentRow): Agent {
-    return agentFromRows(row, this.certificatesOf.all(row.id), this.groupsOf.all(row.id));
+    return this.hydrateAll([row])[0]!;
   }
 
-  /** hydrate for many rows with two queries in all, not two per agent: pages and scans of the directory. */
+  /** Agents with their certificates and roles: two queries for all the rows, not two per agent (pages and scans of the directory). */
   private hydrateAll(rows: readonly AgentRow[]): Agent[] {
     if (rows.length === 0) return [];
     const ids = JSON.stringify(rows.map((row) => row.id));
@@ -237,10 +226,6 @@ export class SqliteAgentRepository implements AgentRepository {
     });
   }
 
-  async list(): Promise<Agent[]> {
-    return this.db.transaction(() => this.hydrateAll(this.all.all()))();
-  }
-
   async page(offset: number, limit: number): Promise<{ readonly total: number; readonly agents: Agent[] }> {
     // One read transaction: the count and the page see the same directory.
     return this.db.transaction(() => ({ total: this.total.get() ?? 0, agents: this.hydrateAll(this.pageOf.all(limit, offset)) }))();
@@ -293,13 +278,19 @@ export class SqliteAgentRepository implements AgentRepository {
       .immediate();
   }
 
-  /** replace's work, inside the caller's transaction. */
-  private replaceWithin(id: string, agent: AgentWrite, at: Date, expectedVersion: number | undefined): AgentChangeResult | undefined {
+  /** The agent's row, if it exists; throws when it is not at `expectedVersion` (when given). */
+  private rowAtVersion(id: string, expectedVersion: number | undefined): AgentRow | undefined {
     const row = this.byId.get(id);
-    if (!row) return undefined;
-    if (expectedVersion !== undefined && row.version !== expectedVersion) {
+    if (row && expectedVersion !== undefined && row.version !== expectedVersion) {
       throw new TesseraError('precondition_failed', `the User is at version W/"${row.version}", not W/"${expectedVersion}"`);
     }
+    return row;
+  }
+
+  /** replace's work, inside the caller's transaction. */
+  private replaceWithin(id: string, agent: AgentWrite, at: Date, expectedVersion: number | undefined): AgentChangeResult | undefined {
+    const row = this.rowAtVersion(id, expectedVersion);
+    if (!row) return undefined;
     const previous = this.hydrate(row);
     const key = userNameKey(agent.userName);
     const holder = this.byUserName.get(key);
@@ -325,11 +316,8 @@ export class SqliteAgentRepository implements AgentRepository {
 
   /** delete's work, inside the caller's transaction. */
   private deleteWithin(id: string, at: Date, expectedVersion: number | undefined): AgentEndResult | undefined {
-    const row = this.byId.get(id);
+    const row = this.rowAtVersion(id, expectedVersion);
     if (!row) return undefined;
-    if (expectedVersion !== undefined && row.version !== expectedVersion) {
-      throw new TesseraError('precondition_failed', `the User is at version W/"${row.version}", not W/"${expectedVersion}"`);
-    }
     const agent = this.hydrate(row);
     const ended = this.endEverything(id, at, 'agent_deleted');
     this.deleteAgent.run(id);
