@@ -13,6 +13,7 @@ import { createAgentAuthenticator } from './agents/index.js';
 import { AuditCheckpointer, chainedAuditLog, type AuditLog, type ChainedAuditLog } from './audit/index.js';
 import { SessionSweeper } from './sessions/sweeper.js';
 import { LogoutFanOut } from './sessions/logout-fanout.js';
+import type { IssuanceRepository } from './sessions/issuance.js';
 import { orchestratorAuthentication } from './tokens/index.js';
 import { createApp } from './http/app.js';
 import { Metrics, countingAuditLog } from './http/metrics.js';
@@ -103,13 +104,13 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
     // Concurrent sign-ons' session and replay writes share one transaction per turn of the event loop.
     const signOnStore = {
       ...signOnRepositories,
-      sessions: withBatchedWrites(signOnRepositories.sessions, ['openOrRefresh', 'createIfTaskOpen'], signOnDb),
+      // A sign-on's session, learning and audit entry are one write; every write of the turn shares one commit.
+      issuance: durableAfterIssue(withBatchedWrites(signOnRepositories.issuance, ['issue'], signOnDb), signOnDb.durable),
       replay: withBatchedWrites(signOnRepositories.replay, ['checkAndStore'], signOnDb),
-      // The audit log's own per-turn batch joins the same transaction: one commit per turn, not two.
+      // The audit log's own per-turn batch (refusals) joins the same transaction: one commit per turn, not two.
       audit: withBatchedWrites(signOnRepositories.audit, ['append'], signOnDb),
     };
     const signOnAuditLog = chainedAuditLog({ store: signOnStore.audit, clock, logger });
-    // Sign-on's audit entry is its last write: once it is durable, so is the session before it.
     const signOnAudit = durableAfterRecord(countingAuditLog(signOnAuditLog, metrics), signOnDb.durable);
     // Compile the OASIS schemas now, not on the first inbound message (~0.2 s).
     prepareSchemaValidation();
@@ -160,7 +161,7 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
     });
     const signOnPolicy = new PolicyEnforcer({
       policy: config.policy,
-      risk: withBatchedWrites(signOnRepositories.risk, ['learn'], signOnDb),
+      risk: signOnRepositories.risk,
       approvals: signOnRepositories.approvals,
       audit: signOnAudit,
       logger,
@@ -220,7 +221,7 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
           serviceProviders: signOnStore.serviceProviders,
           replay: signOnStore.replay,
           tasks: signOnStore.tasks,
-          sessions: signOnStore.sessions,
+          issuance: signOnStore.issuance,
           audit: signOnAudit,
           policy: signOnPolicy,
           authenticateAgent: createAgentAuthenticator({
@@ -356,6 +357,17 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
     signOnDb.close();
     throw error;
   }
+}
+
+/** Issuance that resolves only once the commit holding the sign-on's writes is on disk. */
+function durableAfterIssue(issuance: IssuanceRepository, durable: () => Promise<void>): IssuanceRepository {
+  return {
+    async issue(request) {
+      const issued = await issuance.issue(request);
+      if (issued) await durable();
+      return issued;
+    },
+  };
 }
 
 /** An audit log whose record() also waits until the connection's earlier writes are on disk. */

@@ -8,7 +8,7 @@ import type { ApprovalRepository } from '../approvals/approval.js';
 import type { SecurityAlerts } from '../alerts/security-alert.js';
 import { emptyBaseline, sourceNetwork, type RiskEvent } from '../risk/baseline.js';
 import { assessRisk, NO_RISK } from '../risk/score.js';
-import type { RiskRepository, RiskSnapshot } from '../risk/risk-repository.js';
+import type { RiskLearning, RiskRepository, RiskSnapshot } from '../risk/risk-repository.js';
 import { decide, type DecisionInput } from './decide.js';
 import type { Decision } from './decision.js';
 import type { PolicyConfig } from './policy-config.js';
@@ -42,14 +42,21 @@ export interface SignOnRelease {
   readonly scopes: readonly string[];
   readonly releaseAttributes: readonly string[] | undefined;
   readonly decision: Decision;
+  /**
+   * What the agent's baseline learns from this sign-on, when risk scoring is on. The
+   * caller commits it with the session it issues (IssuanceRepository), so a sign-on
+   * that ends up refused teaches the baseline nothing.
+   */
+  readonly learning: RiskLearning | undefined;
 }
 
 export const POLICY_REVOKE_REASON = 'policy:revoke';
 
 /**
  * Runs the policy at a decision point and carries out what it decided: one read of
- * the agent's baseline, the pure decision, then one write (allow: learn the event;
- * step-up: an approval request; revoke: end the agent's sessions with logouts).
+ * the agent's baseline, the pure decision, then what it decided (allow: the event to
+ * learn, which the caller commits with the session; step-up: an approval request;
+ * revoke: end the agent's sessions with logouts).
  * Every non-allow is audited with its reasons and raised as a security alert; the
  * caller sees only a stable error code.
  */
@@ -97,12 +104,12 @@ export class PolicyEnforcer {
       }
     }
     if (decision.kind === 'allow') {
-      if (riskOn) {
-        // Roles learn an SP when one of their agents first reaches it (or when none of them had).
-        const newToAgent = !(input.spEntityId in snapshot.baseline.sps);
-        await this.deps.risk.learn(agent.id, event, newToAgent || !snapshot.spUsedByRoles ? groupIds : [], input.spEntityId);
-      }
-      return { scopes: decision.scopes, releaseAttributes: decision.releaseAttributes, decision };
+      // Roles learn an SP when one of their agents first reaches it (or when none of them had).
+      const newToAgent = !(input.spEntityId in snapshot.baseline.sps);
+      const learning: RiskLearning | undefined = riskOn
+        ? { agentId: agent.id, event, rolesToTell: newToAgent || !snapshot.spUsedByRoles ? groupIds : [], spEntityId: input.spEntityId }
+        : undefined;
+      return { scopes: decision.scopes, releaseAttributes: decision.releaseAttributes, decision, learning };
     }
     return this.refuse(decision, { ...input, point: 'signon', contributions: risk.contributions });
   }

@@ -10,6 +10,15 @@ export interface RiskSnapshot {
   readonly spUsedByRoles: boolean;
 }
 
+/** An allowed sign-on as its agent's baseline learns it (RiskRepository.learn). */
+export interface RiskLearning {
+  readonly agentId: string;
+  readonly event: RiskEvent;
+  /** The roles that should now count the SP as used (empty when they already do). */
+  readonly rolesToTell: readonly string[];
+  readonly spEntityId: string;
+}
+
 export interface RiskRepository {
   load(agentId: string, groupIds: readonly string[], spEntityId: string): Promise<RiskSnapshot>;
   /**

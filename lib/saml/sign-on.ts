@@ -10,7 +10,7 @@ import type { ReplayCache } from '../common/replay-cache.js';
 import type { Agent, AgentAuthenticator } from '../agents/index.js';
 import { auditedAgent, type AuditLog } from '../audit/index.js';
 import type { IdpKeys } from '../keys/index.js';
-import type { SessionRepository } from '../sessions/session-repository.js';
+import type { IssuanceRepository } from '../sessions/issuance.js';
 import type { TaskRepository } from '../tasks/task-repository.js';
 import { authorizeTask } from '../tasks/task-authorization.js';
 import type { PolicyEnforcer } from '../policy/enforcer.js';
@@ -38,7 +38,8 @@ export interface SignOnDeps {
   readonly serviceProviders: ServiceProviderRepository;
   readonly replay: ReplayCache;
   readonly tasks: TaskRepository;
-  readonly sessions: SessionRepository;
+  /** Commits an allowed sign-on's session, learning and audit entry; resolves once they are durable. */
+  readonly issuance: IssuanceRepository;
   readonly authenticateAgent: AgentAuthenticator;
   readonly audit: AuditLog;
   /** Declarative policy and behavioural risk (issue 7); absent, every authorised task is allowed. */
@@ -180,12 +181,38 @@ export async function signOn(
     revokeReason: undefined,
   };
   // Signing on again for the same task and SP refreshes that session (same SessionIndex) within the
-  // task's bounds, unless it went idle past the inactivity window. The task and agent are re-checked atomically.
+  // task's bounds, unless it went idle past the inactivity window. The task and agent are re-checked
+  // atomically, and the session, the baseline's learning and the audit entry commit together.
   const inactivity = deps.config.cleanup.inactivityWindowSeconds;
-  const opened = await deps.sessions.openOrRefresh(candidate, now, inactivity === undefined ? undefined : addSeconds(now, -inactivity));
-  if (!opened) throw new TesseraError('task_not_open', 'the task or agent ended during sign-on');
-  const session = opened.session;
+  const scopes = release?.scopes ?? grantedScopes;
+  const issued = await deps.issuance.issue({
+    candidate,
+    now,
+    idleSince: inactivity === undefined ? undefined : addSeconds(now, -inactivity),
+    learning: release?.learning,
+    audit: (opened) => ({
+      event: 'signon.issued',
+      actor: `agent:${agent.userName}`,
+      agent: auditedAgent(agent),
+      taskId: task.id,
+      spEntityId: trusted.sp.entityId,
+      assertionId: opened.session.assertionId,
+      sessionId: opened.session.id,
+      details: {
+        authnMethod: authenticated.method,
+        flow: trusted.request ? 'sp-initiated' : 'idp-initiated',
+        scopes,
+        sessionNotOnOrAfter: sessionExpiry.toISOString(),
+        sessionRefreshed: opened.refreshed,
+        sourceAddress,
+      },
+    }),
+  });
+  if (!issued) throw new TesseraError('task_not_open', 'the task or agent ended during sign-on');
+  deps.audit.recorded(issued.audited.event, issued.audited.entry);
+  const session = issued.opened.session;
 
+  // Built after the commit: a Response never leaves for a session that is not on record.
   const samlResponse = buildSuccessResponse(
     {
       issuer: deps.config.entityId,
@@ -204,29 +231,12 @@ export async function signOn(
       authnInstant: now,
       authnContextClassRef: authenticated.method === 'mtls' ? AUTHN_CONTEXT.tlsClient : AUTHN_CONTEXT.x509,
       subjectAddress: sourceAddress || undefined,
-      attributes: agentAttributes(agent, task, release?.scopes ?? grantedScopes, release?.releaseAttributes),
+      attributes: agentAttributes(agent, task, scopes, release?.releaseAttributes),
       signResponse: trusted.sp.signResponse,
       encryptionCertificatePem: trusted.sp.encryptionCertificates[0],
     },
     deps.keys.signing,
   );
-  await deps.audit.record({
-    event: 'signon.issued',
-    actor: `agent:${agent.userName}`,
-    agent: auditedAgent(agent),
-    taskId: task.id,
-    spEntityId: trusted.sp.entityId,
-    assertionId: session.assertionId,
-    sessionId: session.id,
-    details: {
-      authnMethod: authenticated.method,
-      flow: trusted.request ? 'sp-initiated' : 'idp-initiated',
-      scopes: release?.scopes ?? grantedScopes,
-      sessionNotOnOrAfter: sessionExpiry.toISOString(),
-      sessionRefreshed: opened.refreshed,
-      sourceAddress,
-    },
-  });
   return {
     acsUrl: trusted.acs.location,
     samlResponse: Buffer.from(samlResponse, 'utf8').toString('base64'),

@@ -14,6 +14,7 @@ import { SqliteTokenRepository } from './sqlite-tokens.js';
 import { SqliteRiskRepository } from './sqlite-risk.js';
 import { SqliteApprovalRepository } from './sqlite-approvals.js';
 import { SqliteAlertOutbox } from './sqlite-alert-outbox.js';
+import { SqliteIssuanceRepository } from './sqlite-issuance.js';
 import type { AgentRepository } from '../agents/agent-repository.js';
 import type { GroupRepository } from '../roles/group-repository.js';
 import type { LogoutOutbox } from '../sessions/logout-outbox.js';
@@ -21,6 +22,7 @@ import type { KeyRepository } from '../keys/key-repository.js';
 import type { ReplayCache } from '../common/replay-cache.js';
 import type { ServiceProviderRepository } from '../saml/sp-repository.js';
 import type { SessionRepository } from '../sessions/session-repository.js';
+import type { IssuanceRepository } from '../sessions/issuance.js';
 import type { SessionLifecycleRepository } from '../sessions/lifecycle-repository.js';
 import type { AuditStore } from '../audit/audit-store.js';
 import type { CredentialRepository } from '../agents/credential-repository.js';
@@ -37,6 +39,8 @@ export interface Store {
   readonly logoutOutbox: LogoutOutbox;
   readonly tasks: TaskRepository;
   readonly sessions: SessionRepository;
+  /** A sign-on's session, risk learning and audit entry, committed together. */
+  readonly issuance: IssuanceRepository;
   readonly lifecycle: SessionLifecycleRepository;
   readonly audit: AuditStore;
   readonly credentials: CredentialRepository;
@@ -61,12 +65,15 @@ export function openSqliteStore(dataDir: string, options: { readonly automaticCh
 export function sqliteStore(db: SqliteDatabase): Store {
   const directory = new DirectoryCache(db);
   const audit = new SqliteAuditStore(db);
+  const sessions = new SqliteSessionRepository(db);
+  const risk = new SqliteRiskRepository(db);
   return {
     agents: new SqliteAgentRepository(db, directory, audit),
     groups: new SqliteGroupRepository(db),
     logoutOutbox: new SqliteLogoutOutbox(db),
     tasks: new SqliteTaskRepository(db),
-    sessions: new SqliteSessionRepository(db),
+    sessions,
+    issuance: new SqliteIssuanceRepository(db, sessions, risk, audit),
     lifecycle: new SqliteSessionLifecycle(db),
     audit,
     credentials: new SqliteCredentialRepository(db),
@@ -74,7 +81,7 @@ export function sqliteStore(db: SqliteDatabase): Store {
     tokens: new SqliteTokenRepository(db),
     keys: new SqliteKeyRepository(db),
     replay: new SqliteReplayCache(db),
-    risk: new SqliteRiskRepository(db),
+    risk,
     approvals: new SqliteApprovalRepository(db),
     alertOutbox: new SqliteAlertOutbox(db),
     close: () => db.close(),

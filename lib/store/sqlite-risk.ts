@@ -1,7 +1,7 @@
 import type { SqliteDatabase } from './database.js';
 import type { Session } from '../sessions/session.js';
 import { emptyBaseline, observe, type AgentBaseline, type RiskEvent } from '../risk/baseline.js';
-import type { RiskRepository, RiskSnapshot } from '../risk/risk-repository.js';
+import type { RiskLearning, RiskRepository, RiskSnapshot } from '../risk/risk-repository.js';
 import { optionalFromMillis, toMillis } from './rows.js';
 import { revokeLiveSessions } from './sqlite-sessions.js';
 import { queueLogouts } from './sqlite-logout-outbox.js';
@@ -60,6 +60,11 @@ export class SqliteRiskRepository implements RiskRepository {
 
   async learn(agentId: string, event: RiskEvent, rolesToTell: readonly string[], spEntityId: string): Promise<void> {
     this.learnTx.immediate(agentId, event, rolesToTell, spEntityId);
+  }
+
+  /** learn(), inside the caller's transaction on this connection (as a savepoint). */
+  learnWithin(learning: RiskLearning): void {
+    this.learnTx.immediate(learning.agentId, learning.event, learning.rolesToTell, learning.spEntityId);
   }
 
   async storeBaseline(agentId: string, baseline: AgentBaseline, at: Date): Promise<void> {

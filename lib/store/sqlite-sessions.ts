@@ -186,6 +186,11 @@ export class SqliteSessionRepository implements SessionRepository {
   }
 
   async openOrRefresh(candidate: Session, now: Date, idleSince: Date | undefined): Promise<OpenedSession | undefined> {
+    return this.openOrRefreshWithin(candidate, now, idleSince);
+  }
+
+  /** openOrRefresh(), inside the caller's transaction on this connection (as a savepoint) when there is one. */
+  openOrRefreshWithin(candidate: Session, now: Date, idleSince: Date | undefined): OpenedSession | undefined {
     return this.openOrRefreshTx.immediate(candidate, now, idleSince);
   }
 
