@@ -3,7 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import type { Express } from 'express';
+import type { RequestListener } from 'node:http';
 import type { Config } from './config/index.js';
 import { systemClock, type Clock } from './common/clock.js';
 import { createLogger, type Logger } from './common/log.js';
@@ -19,7 +19,8 @@ import { createApp } from './http/app.js';
 import { Metrics, countingAuditLog } from './http/metrics.js';
 import { processExposition, workerExposition } from './http/cluster-metrics.js';
 import { Views } from './http/views.js';
-import { samlRouter, prepareSchemaValidation } from './saml/index.js';
+import { samlRouter, signOnEndpoints, prepareSchemaValidation } from './saml/index.js';
+import { withDirectRoutes } from './http/direct-routes.js';
 import { scimRouter } from './scim/router.js';
 import { tasksRouter } from './tasks/router.js';
 import { PolicyEnforcer } from './policy/enforcer.js';
@@ -30,7 +31,8 @@ export interface Idp {
   readonly config: Config;
   readonly store: Store;
   readonly keys: IdpKeys;
-  readonly app: Express;
+  /** Every route: the sign-on endpoints directly, the rest through Express. */
+  readonly requestListener: RequestListener;
   readonly logger: Logger;
   /** The hash-chained audit trail (flush() waits for queued entries). */
   readonly auditLog: ChainedAuditLog;
@@ -211,29 +213,30 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
       await keys.refresh();
     };
     const authenticateOrchestrator = orchestratorAuthentication(store.tokens);
+    const samlDeps = {
+      config,
+      clock,
+      logger,
+      keys,
+      serviceProviders: signOnStore.serviceProviders,
+      replay: signOnStore.replay,
+      tasks: signOnStore.tasks,
+      issuance: signOnStore.issuance,
+      audit: signOnAudit,
+      policy: signOnPolicy,
+      authenticateAgent: createAgentAuthenticator({
+        agents: signOnStore.agents,
+        replay: signOnStore.replay,
+        clock,
+        jwt: { audience: config.entityId, ...config.agentJwt },
+        credentials: { repository: signOnStore.credentials, maxAgeSeconds: config.credentials.maxAgeSeconds },
+      }),
+      views: new Views(),
+      logout: { outbox: store.logoutOutbox, onLogoutsQueued: () => logoutFanOut.wake() },
+    };
     const app = createApp(
       {
-        saml: samlRouter({
-          config,
-          clock,
-          logger,
-          keys,
-          serviceProviders: signOnStore.serviceProviders,
-          replay: signOnStore.replay,
-          tasks: signOnStore.tasks,
-          issuance: signOnStore.issuance,
-          audit: signOnAudit,
-          policy: signOnPolicy,
-          authenticateAgent: createAgentAuthenticator({
-            agents: signOnStore.agents,
-            replay: signOnStore.replay,
-            clock,
-            jwt: { audience: config.entityId, ...config.agentJwt },
-            credentials: { repository: signOnStore.credentials, maxAgeSeconds: config.credentials.maxAgeSeconds },
-          }),
-          views: new Views(),
-          logout: { outbox: store.logoutOutbox, onLogoutsQueued: () => logoutFanOut.wake() },
-        }),
+        saml: samlRouter(samlDeps),
         scim: scimRouter({
           agents: store.agents,
           groups: store.groups,
@@ -265,6 +268,16 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
       },
       logger,
       metrics,
+    );
+    // The sign-on endpoints agents call are served without Express (http/direct-routes.ts).
+    const signOnHandlers = signOnEndpoints(samlDeps);
+    const requestListener = withDirectRoutes(
+      app,
+      [
+        { method: 'GET', path: '/saml/sso/initiate', handler: signOnHandlers.initiate },
+        { method: 'GET', path: '/saml/sso', handler: signOnHandlers.redirect },
+      ],
+      { logger, metrics },
     );
     const purge = setInterval(() => {
       if (!runsSingletonJobs) return;
@@ -325,7 +338,7 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
       config,
       store,
       keys,
-      app,
+      requestListener,
       logger,
       auditLog,
       auditCheckpoints,
@@ -426,7 +439,7 @@ export async function startIdp(options: IdpOptions): Promise<RunningIdp> {
       rejectUnauthorized: false,
       minVersion: 'TLSv1.2',
     },
-    idp.app,
+    idp.requestListener,
   );
   // No renegotiation: a connection's client certificate is read once (agents/peer-certificate.ts),
   // and client-initiated renegotiation is a cheap way to make a server do expensive handshakes.

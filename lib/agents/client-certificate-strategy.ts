@@ -1,4 +1,4 @@
-import type { Request } from 'express';
+import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { AsyncStrategy } from '../common/async-strategy.js';
 import { TesseraError } from '../common/errors.js';
@@ -21,7 +21,7 @@ export class ClientCertificateStrategy extends AsyncStrategy<AuthenticatedAgent>
     super();
   }
 
-  protected async verify(req: Request): Promise<AuthenticatedAgent | undefined> {
+  protected async verify(req: IncomingMessage): Promise<AuthenticatedAgent | undefined> {
     const peer = peerCertificateOf(req.socket as Partial<TLSSocket>);
     if (!peer) return undefined;
     const { thumbprint } = peer;

@@ -1,5 +1,5 @@
 import passport from 'passport';
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isRefusal } from '../common/async-strategy.js';
 import { TesseraError } from '../common/errors.js';
 import type { Clock } from '../common/clock.js';
@@ -17,7 +17,7 @@ export { AGENT_JWT_ALGORITHMS } from './jwt-strategy.js';
 export type { CredentialPolicy } from './credential-policy.js';
 export type { CredentialRecord, CredentialRepository } from './credential-repository.js';
 
-export type AgentAuthenticator = (req: Request, res: Response) => Promise<AuthenticatedAgent>;
+export type AgentAuthenticator = (req: IncomingMessage, res: ServerResponse) => Promise<AuthenticatedAgent>;
 
 /** Strategies in the order they are tried: an explicit bearer JWT first, then the TLS client certificate. */
 const STRATEGIES = ['agent-jwt', 'agent-client-certificate'];
@@ -53,9 +53,10 @@ export function createAgentAuthenticator(deps: {
             ),
         );
       };
+      // Passport reads only the request's headers and socket (through the strategies): a plain node request will do.
       const middleware = authenticator.authenticate(STRATEGIES, { session: false }, done) as (
-        req: Request,
-        res: Response,
+        req: IncomingMessage,
+        res: ServerResponse,
         next: (error?: unknown) => void,
       ) => void;
       middleware(req, res, (error?: unknown) => reject(error ?? new Error('agent authentication did not conclude')));

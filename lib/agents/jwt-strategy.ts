@@ -1,4 +1,4 @@
-import type { Request } from 'express';
+import type { IncomingMessage } from 'node:http';
 import { compactVerify, decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { AsyncStrategy } from '../common/async-strategy.js';
 import { TesseraError } from '../common/errors.js';
@@ -41,7 +41,7 @@ export class AgentJwtStrategy extends AsyncStrategy<AuthenticatedAgent> {
     super();
   }
 
-  protected async verify(req: Request): Promise<AuthenticatedAgent | undefined> {
+  protected async verify(req: IncomingMessage): Promise<AuthenticatedAgent | undefined> {
     const authorization = req.headers.authorization;
     if (authorization === undefined) return undefined;
     const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/.exec(authorization);

@@ -1,5 +1,5 @@
 import { Strategy } from 'passport-strategy';
-import type { Request } from 'express';
+import type { IncomingMessage } from 'node:http';
 import { TesseraError } from './errors.js';
 
 /**
@@ -10,9 +10,9 @@ import { TesseraError } from './errors.js';
 export abstract class AsyncStrategy<Principal> extends Strategy {
   abstract readonly name: string;
 
-  protected abstract verify(req: Request): Promise<Principal | undefined>;
+  protected abstract verify(req: IncomingMessage): Promise<Principal | undefined>;
 
-  override authenticate(req: Request): void {
+  override authenticate(req: IncomingMessage): void {
     this.verify(req).then(
       (principal) => {
         if (principal === undefined) this.fail({ absent: true }, 401);

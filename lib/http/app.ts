@@ -1,4 +1,5 @@
 import express, { type Express, type NextFunction, type Request, type Response, type Router } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../common/log.js';
 import { asTesseraError, protocolShape } from './error-mapping.js';
@@ -59,30 +60,38 @@ export function createApp(routes: AppRoutes, logger: Logger, metrics: Metrics): 
 }
 
 /** One JSON line and one metric sample per request, once answered. Query strings are left out: they carry SAML messages. */
+export function logWhenAnswered(logger: Logger, metrics: Metrics, req: IncomingMessage, res: ServerResponse, path: string): void {
+  const started = performance.now();
+  res.on('finish', () => {
+    const durationMs = performance.now() - started;
+    metrics.observeRequest(req.method ?? '', path, res.statusCode, durationMs / 1000);
+    logger.info('http.request', {
+      method: req.method,
+      path,
+      status: res.statusCode,
+      durationMs: Math.round(durationMs * 100) / 100,
+      remoteAddress: req.socket.remoteAddress,
+    });
+  });
+}
+
 function requestLog(logger: Logger, metrics: Metrics) {
   return (req: Request, res: Response, next: NextFunction): void => {
-    const started = performance.now();
     // Captured now: routers rewrite req.url while they handle the request.
-    const path = req.path;
-    res.on('finish', () => {
-      const durationMs = performance.now() - started;
-      metrics.observeRequest(req.method, path, res.statusCode, durationMs / 1000);
-      logger.info('http.request', {
-        method: req.method,
-        path,
-        status: res.statusCode,
-        durationMs: Math.round(durationMs * 100) / 100,
-        remoteAddress: req.socket.remoteAddress,
-      });
-    });
+    logWhenAnswered(logger, metrics, req, res, req.path);
     next();
   };
 }
 
-function securityHeaders(_req: Request, res: Response, next: NextFunction): void {
+/** On every response: nothing Tessera serves is meant to be framed, sniffed or sent over plain HTTP. */
+export function setSecurityHeaders(res: ServerResponse): void {
   res.setHeader('Strict-Transport-Security', 'max-age=31536000');
   res.setHeader('X-Content-Type-Options', 'nosniff');
   res.setHeader('Referrer-Policy', 'no-referrer');
   res.setHeader('X-Frame-Options', 'DENY');
+}
+
+function securityHeaders(_req: Request, res: Response, next: NextFunction): void {
+  setSecurityHeaders(res);
   next();
 }

@@ -1,5 +1,5 @@
 /** What other concerns may use of the SAML layer. */
-export { samlRouter, type SamlRouterDeps } from './router.js';
+export { samlRouter, signOnEndpoints, type SamlRouterDeps } from './router.js';
 export { parseSpMetadata } from './sp-metadata.js';
 export { validateSamlMessage, SAML_MESSAGE_KINDS, type SamlMessageKind } from './schema-validation.js';
 export { isXmlSafe } from './xml-escape.js';

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
+import { sendHtml } from '../http/responses.js';
 import type { Views } from '../http/views.js';
 
 export interface PostFormDelivery {
@@ -14,13 +15,15 @@ export interface PostFormDelivery {
  * HTTP-POST binding for a browser: an auto-submitting form. Its script runs only
  * with this response's nonce and the form may post only to the destination's origin.
  */
-export function sendPostForm(res: Response, views: Views, status: number, delivery: PostFormDelivery): void {
+export function sendPostForm(res: ServerResponse, views: Views, status: number, delivery: PostFormDelivery): void {
   const nonce = randomBytes(16).toString('base64');
   res.setHeader(
     'Content-Security-Policy',
     `default-src 'none'; script-src 'nonce-${nonce}'; form-action ${new URL(delivery.destination).origin}; base-uri 'none'; frame-ancestors 'none'`,
   );
-  res.status(status).type('html').send(
+  sendHtml(
+    res,
+    status,
     views.render('post-form', {
       acsUrl: delivery.destination,
       samlResponse: delivery.samlResponse,

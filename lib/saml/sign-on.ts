@@ -1,4 +1,5 @@
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { headerValue } from '../http/request.js';
 import type { Config } from '../config/index.js';
 import type { Clock } from '../common/clock.js';
 import { addSeconds } from '../common/clock.js';
@@ -117,8 +118,8 @@ function defaultPostAcs(sp: ServiceProvider): SpEndpoint {
 export async function signOn(
   deps: SignOnDeps,
   trusted: TrustedSignOnRequest,
-  req: Request,
-  res: Response,
+  req: IncomingMessage,
+  res: ServerResponse,
   attempt: SignOnAttempt,
 ): Promise<IssuedResponse> {
   const now = deps.clock.now();
@@ -138,7 +139,7 @@ export async function signOn(
 
   const sourceAddress = normaliseAddress(req.socket.remoteAddress ?? '');
   const { task, grantedScopes } = await authorizeTask(deps.tasks, {
-    taskId: req.get('Task-ID'),
+    taskId: headerValue(req, 'task-id'),
     agent,
     spEntityId: trusted.sp.entityId,
     sourceAddress,
@@ -152,7 +153,7 @@ export async function signOn(
         grantedScopes,
         spEntityId: trusted.sp.entityId,
         sourceAddress,
-        claimedComputeZone: req.get('Compute-Zone'),
+        claimedComputeZone: headerValue(req, 'compute-zone'),
         now,
         onHeld: (approvalId) => res.setHeader('Tessera-Approval-Id', approvalId),
       })
