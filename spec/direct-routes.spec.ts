@@ -84,6 +84,25 @@ describe('sign-on endpoints served without Express', function () {
     assert.equal(again?.nameID, agent.userName);
   });
 
+  it('writes the JSON answer exactly as JSON.stringify would, RelayState of any characters included', async () => {
+    const relayState = 'https://app.example.test/"quoted"\\back\u2028line\u0085é😀</script>\t\n';
+    const task = await freshTask();
+    const response = await idp.request({
+      path: `/saml/sso/initiate?sp=${encodeURIComponent(sp.entityId)}&RelayState=${encodeURIComponent(relayState)}`,
+      headers: { accept: 'application/json', 'task-id': task },
+      clientCert: { certPem: agent.credential.certPem, keyPem: agent.credential.keyPem },
+    });
+    assert.equal(response.status, 200, response.body);
+    const body = response.json<{ acsUrl: string; SAMLResponse: string; RelayState: string }>();
+    assert.deepEqual(Object.keys(body), ['acsUrl', 'SAMLResponse', 'RelayState']);
+    assert.equal(body.RelayState, relayState);
+    assert.equal(body.acsUrl, sp.acsUrl);
+    assert.equal(response.body, JSON.stringify(body), 'byte for byte what JSON.stringify writes');
+    assert.equal(Number(response.headers['content-length']), Buffer.byteLength(response.body));
+    const { profile } = await sp.unsolicited.validatePostResponseAsync({ SAMLResponse: body.SAMLResponse });
+    assert.equal(profile?.nameID, agent.userName);
+  });
+
   it('answers a browser with the same auto-submitting form either way', async () => {
     const task = await freshTask();
     const direct = await initiate('/saml/sso/initiate', task, 'text/html');

@@ -28,5 +28,7 @@ export function addSeconds(at: Date, seconds: number): Date {
 
 /** SAML and SCIM timestamps: UTC, second precision, trailing Z. */
 export function isoSeconds(at: Date): string {
-  return at.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const iso = at.toISOString();
+  // YYYY-MM-DDTHH:mm:ss.sssZ for years 0 to 9999; extended years keep the general form.
+  return iso.length === 24 ? `${iso.slice(0, 19)}Z` : iso.replace(/\.\d{3}Z$/, 'Z');
 }

@@ -28,7 +28,12 @@ export function noStore(res: ServerResponse): void {
  */
 
 export function sendJson(res: ServerResponse, status: number, value: unknown): void {
-  send(res, status, 'application/json; charset=utf-8', JSON.stringify(value));
+  sendJsonText(res, status, JSON.stringify(value));
+}
+
+/** JSON the caller has serialised itself. */
+export function sendJsonText(res: ServerResponse, status: number, json: string): void {
+  send(res, status, 'application/json; charset=utf-8', json);
 }
 
 export function sendHtml(res: ServerResponse, status: number, html: string): void {

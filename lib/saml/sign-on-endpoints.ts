@@ -3,7 +3,7 @@ import { parse as parseQuery } from 'node:querystring';
 import { TesseraError } from '../common/errors.js';
 import { samlId } from '../common/time-ordered-ids.js';
 import { asTesseraError, protocolShape } from '../http/error-mapping.js';
-import { noStore, prefersJson, sendHtml, sendJson } from '../http/responses.js';
+import { noStore, prefersJson, sendHtml, sendJson, sendJsonText } from '../http/responses.js';
 import { headerValue, type RequestTarget } from '../http/request.js';
 import type { Views } from '../http/views.js';
 import { auditedAgent } from '../audit/index.js';
@@ -88,6 +88,7 @@ function signOnEndpoint(deps: SignOnEndpointDeps, receive: Receive): SignOnHandl
 
 interface Delivery {
   readonly acsUrl: string;
+  /** The Response, base64-encoded (Buffer.toString('base64')). */
   readonly samlResponse: string;
   readonly relayState: string | undefined;
   readonly spEntityId: string;
@@ -96,11 +97,7 @@ interface Delivery {
 /** An auto-submitting form to the ACS, or JSON for headless agents. */
 function deliver(deps: SignOnEndpointDeps, req: IncomingMessage, res: ServerResponse, status: number, delivery: Delivery): void {
   if (prefersJson(req)) {
-    sendJson(res, status, {
-      acsUrl: delivery.acsUrl,
-      SAMLResponse: delivery.samlResponse,
-      ...(delivery.relayState !== undefined ? { RelayState: delivery.relayState } : {}),
-    });
+    sendJsonText(res, status, deliveryJson(delivery));
     return;
   }
   sendPostForm(res, deps.views, status, {
@@ -109,6 +106,16 @@ function deliver(deps: SignOnEndpointDeps, req: IncomingMessage, res: ServerResp
     relayState: delivery.relayState,
     spEntityId: delivery.spEntityId,
   });
+}
+
+/**
+ * The JSON answer for a headless agent, as JSON.stringify would write it, but
+ * written around the SAMLResponse: base64 needs no escaping, and JSON.stringify
+ * scanning its ~9 KB took ~10 µs of every sign-on.
+ */
+function deliveryJson(delivery: Delivery): string {
+  const relayState = delivery.relayState !== undefined ? `,"RelayState":${JSON.stringify(delivery.relayState)}` : '';
+  return `{"acsUrl":${JSON.stringify(delivery.acsUrl)},"SAMLResponse":"${delivery.samlResponse}"${relayState}}`;
 }
 
 /** A refusal the SP should hear about: a signed error Response to its trusted ACS. */
