@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { openDatabase, type SqliteDatabase } from '../lib/store/database.js';
 import { idpInitiatedSignOn, openTask, orchestratorHeaders, type TestAgent, type TestIdp } from './support/harness.js';
 import { startIdpWithAgentAndSp, type NodeSamlSp } from './support/node-saml-sp.js';
+import { allowAuditOf, refuseAuditOf } from './support/audit-faults.js';
 
 /*
  * Deprovisioning and its audit record commit together: the agent.deactivated or
@@ -43,10 +44,6 @@ describe('deprovisioning is audited in its own transaction', function () {
       body: JSON.stringify({ schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'active', value: false }] }),
     });
   const remove = () => idp.request({ method: 'DELETE', path: `/scim/v2/Users/${agent.id}`, headers: orchestratorHeaders(idp) });
-  const refuseAuditOf = (event: string) =>
-    db.exec(`CREATE TRIGGER test_refuses_${event.replace('.', '_')} BEFORE INSERT ON audit_log WHEN NEW.event = '${event}'
-             BEGIN SELECT RAISE(ABORT, 'the audit store refuses this entry (test)'); END;`);
-  const allowAuditOf = (event: string) => db.exec(`DROP TRIGGER test_refuses_${event.replace('.', '_')}`);
 
   const state = () => ({
     agentActive: db.prepare<[string], { active: number }>('SELECT active FROM agents WHERE id = ?').get(agent.id)?.active,
@@ -67,14 +64,14 @@ describe('deprovisioning is audited in its own transaction', function () {
     const before = state();
     assert.deepEqual(before, { agentActive: 1, liveSessions: 1, openTasks: 1, queuedLogouts: 0 });
 
-    refuseAuditOf('agent.deactivated');
+    refuseAuditOf(db, 'agent.deactivated');
     const refused = await deactivate();
     assert.equal(refused.status, 500, refused.body);
     assert.deepEqual(state(), before, 'no revocation, cancellation or logout without its record');
     assert.deepEqual(auditedAs('agent.deactivated'), []);
     assert.equal((await signOn()).status, 200, 'the agent is still what the directory says: active');
 
-    allowAuditOf('agent.deactivated');
+    allowAuditOf(db, 'agent.deactivated');
     const done = await deactivate();
     assert.equal(done.status, 204, done.body);
     assert.deepEqual(state(), { agentActive: 0, liveSessions: 0, openTasks: 0, queuedLogouts: 1 });
@@ -89,13 +86,13 @@ describe('deprovisioning is audited in its own transaction', function () {
   });
 
   it('a deletion whose record cannot be written leaves the agent in place', async () => {
-    refuseAuditOf('agent.deleted');
+    refuseAuditOf(db, 'agent.deleted');
     const refused = await remove();
     assert.equal(refused.status, 500, refused.body);
     assert.deepEqual(state(), { agentActive: 1, liveSessions: 1, openTasks: 1, queuedLogouts: 0 });
     assert.equal((await idp.request({ path: `/scim/v2/Users/${agent.id}`, headers: orchestratorHeaders(idp) })).status, 200);
 
-    allowAuditOf('agent.deleted');
+    allowAuditOf(db, 'agent.deleted');
     assert.equal((await remove()).status, 204);
     assert.equal(state().agentActive, undefined, 'deleted');
     const [entry] = auditedAs('agent.deleted');

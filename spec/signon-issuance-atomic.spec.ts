@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { openDatabase, type SqliteDatabase } from '../lib/store/database.js';
 import { idpInitiatedSignOn, openTask, type HttpResult, type TestAgent, type TestIdp } from './support/harness.js';
 import { startIdpWithAgentAndSp, type NodeSamlSp } from './support/node-saml-sp.js';
+import { allowAuditOf, refuseAuditOf } from './support/audit-faults.js';
 
 /*
  * An allowed sign-on writes three things: its session (new or refreshed), what the
@@ -11,8 +12,7 @@ import { startIdpWithAgentAndSp, type NodeSamlSp } from './support/node-saml-sp.
  * agent gets a SAML error instead of an assertion. Before, the baseline and the
  * session each committed on their own, so a failed audit append left an
  * unaudited session behind and a baseline that had learnt a refused sign-on.
- * The failure is injected through another connection, as a full disk or a broken
- * audit table would show it: a trigger that refuses the signon.issued insert.
+ * The failure is injected through another connection (support/audit-faults.ts).
  */
 
 const STATUS = 'urn:oasis:names:tc:SAML:2.0:status:';
@@ -34,10 +34,8 @@ describe('a sign-on commits its session, learning and audit entry together', fun
   });
 
   const signOn = (taskId: string) => idpInitiatedSignOn(idp, agent, sp.entityId, taskId);
-  const refuseIssuedEntries = () =>
-    db.exec(`CREATE TRIGGER test_refuses_signon_issued BEFORE INSERT ON audit_log WHEN NEW.event = 'signon.issued'
-             BEGIN SELECT RAISE(ABORT, 'the audit store refuses this entry (test)'); END;`);
-  const allowIssuedEntries = () => db.exec('DROP TRIGGER test_refuses_signon_issued');
+  const refuseIssuedEntries = () => refuseAuditOf(db, 'signon.issued');
+  const allowIssuedEntries = () => allowAuditOf(db, 'signon.issued');
 
   const sessionsOf = (taskId: string) =>
     db.prepare<[string], { id: string; assertion_id: string }>('SELECT id, assertion_id FROM sessions WHERE task_id = ? ORDER BY created_at').all(taskId);

@@ -87,33 +87,15 @@ export function chainHash(row: Omit<RawAuditRow, 'hash'>): string {
 }
 
 /*
- * Written out field by field, not with object spreads: spreading these entries
- * cost ~13 µs per chained entry (V8 takes its slow path for them), four times
- * the hash itself, and a sign-on chains one.
+ * No object spreads here: V8 takes its slow path for `{ ...entry, seq, … }` with
+ * these entries (6–13 µs each, measured ad hoc, against 0.3 µs for Object.assign
+ * and 3 µs for the whole chaining), and a sign-on chains one entry.
  */
 
 /** Chains a new entry after the head (seq, hash). */
 export function chainEntry(entry: NewAuditEntry, seq: number, prevHash: string): AuditEntry {
   const hash = chainHash(columnsOf(entry, seq, prevHash, undefined));
-  return {
-    at: entry.at,
-    event: entry.event,
-    actor: entry.actor,
-    agentId: entry.agentId,
-    agentUserName: entry.agentUserName,
-    taskId: entry.taskId,
-    spEntityId: entry.spEntityId,
-    assertionId: entry.assertionId,
-    sessionId: entry.sessionId,
-    modelHash: entry.modelHash,
-    sourceCommit: entry.sourceCommit,
-    trainingDataVersion: entry.trainingDataVersion,
-    reason: entry.reason,
-    details: entry.details,
-    seq,
-    prevHash,
-    hash,
-  };
+  return Object.assign({}, entry, { seq, prevHash, hash });
 }
 
 /** The stored columns of a chained entry: the row to insert. */
