@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
 import express from 'express';
+import { openDatabase } from '../lib/store/database.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import { idpInitiatedSignOn, openTask, type HttpResult, type TestAgent, type TestIdp } from './support/harness.js';
 import { startIdpWithAgentAndSp, type NodeSamlSp } from './support/node-saml-sp.js';
@@ -9,7 +10,7 @@ import { startIdpWithAgentAndSp, type NodeSamlSp } from './support/node-saml-sp.
  * answered by node:http handlers without passing through Express, which costs
  * about as much CPU per request as the rest of the HTTP stack (http/direct-routes.ts).
  * Every other request still goes to Express, which mounts the same handlers for
- * the spellings it also matches. The two must be indistinguishable to a client:
+ * the spellings it also matches and refuses HEAD on them. The two must be indistinguishable to a client:
  * same status, headers and body, same audit record and request metrics.
  *
  * Express is observed by wrapping its application prototype's handle() before
@@ -140,10 +141,41 @@ describe('sign-on endpoints served without Express', function () {
     assert.match(metrics.body, /tessera_http_requests_total\{method="GET",route="\/saml\/sso\/initiate",status="403"\} [1-9]/);
   });
 
+  it('refuses HEAD on the endpoints whose GET signs on or logs out, writing nothing', async () => {
+    const task = await freshTask();
+    const before = idp.logLines.length;
+    for (const [path, allow] of [
+      [`/saml/sso/initiate?sp=${encodeURIComponent(sp.entityId)}`, 'GET'],
+      ['/saml/sso/initiate/', 'GET'],
+      ['/saml/sso', 'GET, POST'],
+      ['/saml/slo', 'GET, POST'],
+    ] as const) {
+      const head = await idp.request({
+        method: 'HEAD',
+        path,
+        headers: { 'task-id': task },
+        clientCert: { certPem: agent.credential.certPem, keyPem: agent.credential.keyPem },
+      });
+      assert.equal(head.status, 405, path);
+      assert.equal(head.headers.allow, allow, path);
+      assert.equal(head.headers['cache-control'], 'no-store');
+    }
+    const events = idp.logLines.slice(before).map((line) => (JSON.parse(line) as { event: string }).event);
+    assert.deepEqual(events.filter((event) => event.startsWith('audit.')), [], 'no sign-on, no logout, nothing audited');
+    const db = openDatabase(idp.dataDir);
+    try {
+      assert.equal(db.prepare<[string], number>('SELECT COUNT(*) FROM sessions WHERE task_id = ?').pluck().get(task), 0, 'no session written');
+    } finally {
+      db.close();
+    }
+  });
+
   it('leaves every other route to Express', async () => {
     assert.equal((await idp.request({ path: '/healthz' })).status, 200);
     assert.equal((await idp.request({ path: '/saml/metadata' })).status, 200);
-    assert.equal((await idp.request({ method: 'HEAD', path: `/saml/sso/initiate?sp=${encodeURIComponent(sp.entityId)}` })).status, 403);
+    const head = await idp.request({ method: 'HEAD', path: `/saml/sso/initiate?sp=${encodeURIComponent(sp.entityId)}` });
+    assert.equal(head.status, 405);
+    assert.equal(head.headers.allow, 'GET');
     assert.equal((await idp.request({ path: '/saml/sso/initiate/extra' })).status, 404);
     assert.deepEqual(
       expressHandled.map((url) => url.split('?')[0]),

@@ -23,8 +23,8 @@ export interface DirectRoute {
  * sign-on, the request an agent fleet sends most, that is a tenth of its cost.
  * So the listener serves the routes named here itself, with the same security
  * headers, request log and metrics as the Express app, and hands every other
- * request (other paths, other methods such as HEAD, other spellings Express
- * would also match) to Express, which mounts the same handlers.
+ * request (other paths, other methods, other spellings Express would also
+ * match) to Express, which mounts the same handlers.
  */
 export function withDirectRoutes(app: RequestListener, routes: readonly DirectRoute[], deps: { readonly logger: Logger; readonly metrics: Metrics }): RequestListener {
   const byKey = new Map(routes.map((route) => [`${route.method} ${route.path}`, route.handler]));

@@ -3,6 +3,7 @@ import { addSeconds } from '../common/clock.js';
 import { samlId } from '../common/time-ordered-ids.js';
 import { asTesseraError } from '../http/error-mapping.js';
 import { requestTarget } from '../http/request.js';
+import { noStore } from '../http/responses.js';
 import { buildIdpMetadata } from './idp-metadata.js';
 import { sloRouter, type SloDeps } from './slo.js';
 import {
@@ -56,8 +57,19 @@ export function samlRouter(deps: SamlRouterDeps): Router {
     res.type('application/samlmetadata+xml').send(metadata.xml);
   });
 
+  // Express answers HEAD with a GET route's handler, body dropped. These GETs sign on or log
+  // out: a HEAD (a link checker, a prefetcher) would write a session or end one unseen.
+  const headRefused = (allow: string) => (_req: Request, res: Response) => {
+    noStore(res);
+    res.setHeader('Allow', allow);
+    res.status(405).end();
+  };
+  router.head('/sso', headRefused('GET, POST'));
+  router.head('/sso/initiate', headRefused('GET'));
+  router.head('/slo', headRefused('GET, POST'));
+
   // The same handlers direct-routes.ts serves without Express; here for the paths Express
-  // also matches (another letter case, a trailing slash) and for HEAD.
+  // also matches (another letter case, a trailing slash).
   const endpoints = signOnEndpoints(deps);
   const mount = (handler: SignOnHandler) => (req: Request, res: Response) => handler(req, res, requestTarget(req.originalUrl));
   router.get('/sso', mount(endpoints.redirect));
