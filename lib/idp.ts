@@ -234,9 +234,11 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
       views: new Views(),
       logout: { outbox: store.logoutOutbox, onLogoutsQueued: () => logoutFanOut.wake() },
     };
+    // One set of sign-on handlers: Express mounts them, and the listener serves them directly.
+    const signOnHandlers = signOnEndpoints(samlDeps);
     const app = createApp(
       {
-        saml: samlRouter(samlDeps),
+        saml: samlRouter({ ...samlDeps, endpoints: signOnHandlers }),
         scim: scimRouter({
           agents: store.agents,
           groups: store.groups,
@@ -270,7 +272,6 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
       metrics,
     );
     // The sign-on endpoints agents call are served without Express (http/direct-routes.ts).
-    const signOnHandlers = signOnEndpoints(samlDeps);
     const requestListener = withDirectRoutes(
       app,
       [

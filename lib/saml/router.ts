@@ -16,7 +16,16 @@ import {
   type SignOnHandler,
 } from './sign-on-endpoints.js';
 
+/** The sign-on handlers, each over plain node:http (sign-on-endpoints.ts). */
+export interface SignOnEndpoints {
+  readonly initiate: SignOnHandler;
+  readonly redirect: SignOnHandler;
+  readonly post: SignOnHandler;
+}
+
 export interface SamlRouterDeps extends SignOnEndpointDeps {
+  /** The same handler instances the direct routes serve (idp.ts), so Express and node:http answer alike. */
+  readonly endpoints: SignOnEndpoints;
   /** SP-initiated Single Logout (/saml/slo): the outbox that ends sessions and queues the other SPs' logouts. */
   readonly logout: Pick<SloDeps, 'outbox' | 'onLogoutsQueued'>;
 }
@@ -70,7 +79,7 @@ export function samlRouter(deps: SamlRouterDeps): Router {
 
   // The same handlers direct-routes.ts serves without Express; here for the paths Express
   // also matches (another letter case, a trailing slash).
-  const endpoints = signOnEndpoints(deps);
+  const { endpoints } = deps;
   const mount = (handler: SignOnHandler) => (req: Request, res: Response) => handler(req, res, requestTarget(req.originalUrl));
   router.get('/sso', mount(endpoints.redirect));
   router.post('/sso', urlencoded, mount(endpoints.post));
@@ -85,7 +94,7 @@ export function samlRouter(deps: SamlRouterDeps): Router {
   return router;
 }
 
-/** The sign-on handlers, each over plain node:http (sign-on-endpoints.ts). */
-export function signOnEndpoints(deps: SignOnEndpointDeps): { readonly initiate: SignOnHandler; readonly redirect: SignOnHandler; readonly post: SignOnHandler } {
+/** The sign-on handlers for these deps: build them once and hand them to samlRouter and the direct routes. */
+export function signOnEndpoints(deps: SignOnEndpointDeps): SignOnEndpoints {
   return { initiate: idpInitiatedEndpoint(deps), redirect: redirectBindingEndpoint(deps), post: postBindingEndpoint(deps) };
 }
