@@ -184,20 +184,39 @@ describe('bench: held-rate generator (scripts/bench/steady.ts)', function () {
   let caPem: string;
   let delayMs = 40;
   let answering = true;
+  /** TLS connections accepted, and how many requests for / each carried, by connection number. */
+  let connections = 0;
+  let perConnection: number[] = [];
+  let connectionsAtFirstRequest: number | undefined;
 
   before(async () => {
     const tls = await generateSelfSigned({ commonName: 'localhost', validDays: 1, subjectAltNames: ['localhost', '127.0.0.1'], now: new Date() });
     caPem = tls.certificatePem;
     // One request at a time, each taking delayMs: a server slower than the offered rate.
     let busyUntil = 0;
-    server = createServer({ cert: tls.certificatePem, key: tls.privateKeyPem, keepAlive: true }, (_req, res) => {
+    server = createServer({ cert: tls.certificatePem, key: tls.privateKeyPem, keepAlive: true }, (req, res) => {
+      // The generator opens its connections with GET /healthz before its clock starts.
+      if (req.url === '/healthz') return void res.end('ok');
+      const number = (req.socket as unknown as { number: number }).number;
+      perConnection[number] = (perConnection[number] ?? 0) + 1;
+      connectionsAtFirstRequest ??= connections;
       if (!answering) return;
       const start = Math.max(Date.now(), busyUntil);
       busyUntil = start + delayMs;
       setTimeout(() => res.end('ok'), busyUntil - Date.now());
     });
+    server.on('secureConnection', (socket) => {
+      (socket as unknown as { number: number }).number = connections;
+      connections += 1;
+    });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     port = (server.address() as { port: number }).port;
+  });
+
+  beforeEach(() => {
+    connections = 0;
+    perConnection = [];
+    connectionsAtFirstRequest = undefined;
   });
 
   after(() => {
@@ -214,6 +233,18 @@ describe('bench: held-rate generator (scripts/bench/steady.ts)', function () {
     assert.equal(result.timeouts + result.errors + result.non2xx, 0);
     assert.ok(result.latencyMs.p99 >= 700, `p99 ${result.latencyMs.p99} ms: measured from the send, not from the due time`);
     assert.ok(result.latencyMs.p50 >= 300, `p50 ${result.latencyMs.p50} ms`);
+  });
+
+  it('opens every connection before the clock starts, then sends requests on each in turn', async () => {
+    delayMs = 1;
+    answering = true;
+    // 20 requests over half a second to a server that answers in a millisecond: one connection
+    // would carry them all if the generator took the most recently freed one (Node's default).
+    const result = await runSteady({ name: 'spec', port, caPem, connections: 4, rate: 40, durationSeconds: 0.5, next: () => ({ path: '/', headers: {} }) });
+    assert.equal(result.completed, 20);
+    assert.equal(connectionsAtFirstRequest, 4, 'every connection was open before the first timed request');
+    assert.equal(connections, 4, 'no connection was opened during the run');
+    assert.deepEqual(perConnection, [5, 5, 5, 5]);
   });
 
   it('abandons what is unanswered after the drain time and counts it with the time it waited', async () => {
