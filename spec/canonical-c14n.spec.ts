@@ -15,7 +15,7 @@ import {
   renderCanonical,
   xmlElement,
 } from '../lib/saml/canonical-xml.js';
-import { signCanonical } from '../lib/saml/canonical-signature.js';
+import { CanonicalSigningTemplate, signCanonical } from '../lib/saml/canonical-signature.js';
 import { isTesseraError } from '../lib/common/errors.js';
 import { signatureOf, validateAgainstSamlSchema, xmlsec1Verify } from './support/xml-tools.js';
 
@@ -330,6 +330,55 @@ describe('canonical-by-construction signing', function () {
         nodeSamlSp(key, false).validatePostResponseAsync({ SAMLResponse: Buffer.from(rebound, 'utf8').toString('base64') }),
         /signature/i,
       );
+    });
+  });
+
+  describe('templates: compiled once per shape, filled per sign-on', function () {
+    const ns = { a: 'urn:a', b: 'urn:b', xs: 'urn:xs' };
+    const VALUES = 8;
+    // Every way a value is written: ID, attribute, prefixed attribute, text, part of an
+    // attribute, the same value twice, a value beside static text, and a child element's text.
+    const build = (v: (index: number) => string) =>
+      xmlElement(
+        'a:root',
+        { ID: v(0), z: v(1), 'b:y': v(2), ref: `#${v(3)}`, fixed: 'static & "quoted"' },
+        [
+          xmlElement('a:name', {}, [v(4)]),
+          SIGNATURE_SLOT,
+          xmlElement('b:leaf', { Format: v(5) }, ['static <text> ', v(6), xmlElement('a:inner', {}, [v(1)])]),
+          xmlElement('a:value', { 'b:type': 'xs:string' }, [v(7)]),
+        ],
+        ns,
+      );
+    const options = { inclusivePrefixes: ['xs'] };
+
+    it('writes byte for byte what signCanonical writes for the same values, over random values', function () {
+      const template = new CanonicalSigningTemplate(build, VALUES, 0, options);
+      fc.assert(
+        fc.property(fc.array(value, { minLength: VALUES - 1, maxLength: VALUES - 1 }), (rest) => {
+          const values = [newId(), ...rest];
+          const general = () => signCanonical(build((index) => values[index]!), key, options).toString();
+          const filled = () => template.sign(values, values[0]!, key).toString();
+          if (!rest.every(isXmlSafe)) {
+            const refusal = (e: unknown) => isTesseraError(e) && e.code === 'invalid_value';
+            assert.throws(general, refusal);
+            assert.throws(filled, refusal);
+            return;
+          }
+          // RSA PKCS#1 v1.5 signatures are deterministic: equal bytes signed give equal documents.
+          assert.equal(filled(), general());
+        }),
+        { numRuns: 300 },
+      );
+    });
+
+    it('refuses a shape that leaves a value out or does not put the ID where it says', function () {
+      const refused = (compile: () => unknown) => assert.throws(compile, (e: unknown) => isTesseraError(e) && e.code === 'internal');
+      refused(() => new CanonicalSigningTemplate(build, VALUES + 1, 0, options));
+      refused(() => new CanonicalSigningTemplate(build, VALUES, 1, options));
+      refused(() => new CanonicalSigningTemplate((v) => xmlElement('a:root', { ID: v(0) }, [v(1)], ns), 2, 0, options));
+      const template = new CanonicalSigningTemplate(build, VALUES, 0, options);
+      refused(() => template.sign([newId()], '_x', key));
     });
   });
 

@@ -8,8 +8,11 @@ import {
   fragmentOf,
   renderCanonical,
   renderInContext,
+  renderTemplate,
   xmlElement,
   type CanonicalFragment,
+  type Rendering,
+  type RenderingTemplate,
   type XmlElement,
 } from './canonical-xml.js';
 
@@ -43,34 +46,91 @@ export function signCanonical(element: XmlElement, key: SigningKey, options: Can
   const id = element.attributes.ID;
   if (id === undefined) throw new TesseraError('internal', `${element.name} has no ID to reference`);
   const unsigned = renderCanonical(element, options.inclusivePrefixes);
-  if (!unsigned.hasSlot || unsigned.slotContext === undefined) {
-    throw new TesseraError('internal', `${element.name} has no signature slot`);
+  return signRendering(unsigned, element.name, id, key, options, (value) =>
+    renderInContext(signatureElement(value, options.inclusivePrefixes), unsigned.slotContext!, options.inclusivePrefixes),
+  );
+}
+
+/**
+ * signCanonical for elements of one shape, compiled once: the element, its
+ * SignedInfo and its Signature are filled in (canonical-xml.ts RenderingTemplate)
+ * instead of rendered. What it writes is what signCanonical writes for the
+ * element `build` gives with the same values.
+ */
+export class CanonicalSigningTemplate {
+  readonly #element: RenderingTemplate;
+  readonly #signedInfo: RenderingTemplate;
+  readonly #signature: RenderingTemplate;
+  readonly #name: string;
+  readonly #options: CanonicalSignOptions;
+
+  /** `build` writes value `idValue` into the element's ID attribute, and nothing else there. */
+  constructor(build: (value: (index: number) => string) => XmlElement, values: number, idValue: number, options: CanonicalSignOptions) {
+    const placeholder = build((index) => `${index}`);
+    this.#name = placeholder.name;
+    this.#options = options;
+    this.#element = renderTemplate(build, values, options.inclusivePrefixes);
+    const slot = this.#element.slotContext;
+    if (slot === undefined) throw new TesseraError('internal', `${placeholder.name} has no signature slot`);
+    if (placeholder.attributes.ID !== `${idValue}`) throw new TesseraError('internal', `${placeholder.name}'s ID is not value ${idValue}`);
+    const signatureValues = (value: (index: number) => string): SignatureValues => ({
+      id: value(0),
+      digest: value(1),
+      signatureValue: value(2),
+      certificate: value(3),
+    });
+    this.#signedInfo = renderTemplate((value) => signedInfo(value(0), value(1), options.inclusivePrefixes), 2, []);
+    this.#signature = renderTemplate((value) => signatureElement(signatureValues(value), options.inclusivePrefixes), 4, options.inclusivePrefixes, slot);
   }
-  if (!unsigned.canonical) throw new TesseraError('internal', `${element.name} contains opaque markup: it is not canonical`);
+
+  sign(values: readonly string[], id: string, key: SigningKey): CanonicalFragment {
+    assertRsa(key);
+    return signRendering(this.#element.fill(values), this.#name, id, key, this.#options, (value) =>
+      this.#signature.fill([value.id, value.digest, value.signatureValue, value.certificate]),
+      (signedId, digest) => this.#signedInfo.fill([signedId, digest]).xml,
+    );
+  }
+}
+
+interface SignatureValues {
+  readonly id: string;
+  readonly digest: string;
+  readonly signatureValue: string;
+  readonly certificate: string;
+}
+
+function signRendering(
+  unsigned: Rendering,
+  name: string,
+  id: string,
+  key: SigningKey,
+  options: CanonicalSignOptions,
+  renderSignature: (values: SignatureValues) => Rendering,
+  renderSignedInfo: (id: string, digest: string) => string = (signedId, digest) => renderCanonical(signedInfo(signedId, digest, options.inclusivePrefixes)).xml,
+): CanonicalFragment {
+  if (!unsigned.hasSlot || unsigned.slotContext === undefined) throw new TesseraError('internal', `${name} has no signature slot`);
+  if (!unsigned.canonical) throw new TesseraError('internal', `${name} contains opaque markup: it is not canonical`);
   // The enveloped-signature transform removes the Signature: the digest covers the element without it.
   const digest = createHash('sha256').update(canonicalBytes(unsigned.xml)).digest('base64');
-  const info = signedInfo(id, digest, options.inclusivePrefixes);
   // SignedInfo is canonicalised as an apex of its own, so ds is declared on it.
-  const signedBytes = canonicalBytes(renderCanonical(info).xml);
+  const signedBytes = canonicalBytes(renderSignedInfo(id, digest));
   const signatureValue = sign('sha256', signedBytes, key.privateKey).toString('base64');
-  const signature = renderInContext(
-    xmlElement(
-      'ds:Signature',
-      {},
-      [
-        info,
-        xmlElement('ds:SignatureValue', {}, [signatureValue]),
-        xmlElement('ds:KeyInfo', {}, [
-          xmlElement('ds:X509Data', {}, [xmlElement('ds:X509Certificate', {}, [key.certificateBase64])]),
-        ]),
-      ],
-      { ds: NS.xmldsig },
-    ),
-    unsigned.slotContext,
-    options.inclusivePrefixes,
-  );
+  const signature = renderSignature({ id, digest, signatureValue, certificate: key.certificateBase64 });
   const bindings = new Map([...unsigned.bindings, ...signature.bindings]);
   return fragmentOf(unsigned.beforeSlot + signature.xml + unsigned.afterSlot, bindings, options.inclusivePrefixes);
+}
+
+function signatureElement(values: SignatureValues, inclusivePrefixes: readonly string[]): XmlElement {
+  return xmlElement(
+    'ds:Signature',
+    {},
+    [
+      signedInfo(values.id, values.digest, inclusivePrefixes),
+      xmlElement('ds:SignatureValue', {}, [values.signatureValue]),
+      xmlElement('ds:KeyInfo', {}, [xmlElement('ds:X509Data', {}, [xmlElement('ds:X509Certificate', {}, [values.certificate])])]),
+    ],
+    { ds: NS.xmldsig },
+  );
 }
 
 function signedInfo(id: string, digest: string, inclusivePrefixes: readonly string[]): XmlElement {

@@ -112,7 +112,7 @@ export function canonicalBytes(renderedXml: string): Buffer {
   return Buffer.from(canonical, 'utf8');
 }
 
-interface RenderContext {
+export interface RenderContext {
   /** Bindings in scope, declared by this element or an ancestor. */
   readonly scope: ReadonlyMap<string, string>;
   /** Bindings rendered by the nearest output ancestor that rendered each prefix. */
@@ -172,6 +172,104 @@ function renderIn(root: XmlElement, context: RenderContext, inclusivePrefixes: r
     bindings: state.bindings,
     canonical: state.canonical,
   };
+}
+
+/*
+ * Templates: the rendering of a shape of element, compiled once and filled per
+ * use. Values decide nothing in a rendering but their own escaped text (the
+ * element names, namespaces, attribute order and presence decide the rest), so
+ * an element built with a placeholder for each value renders, around the
+ * placeholders, exactly the bytes it renders around any values; filling the
+ * placeholders with escaped values then gives renderCanonical's output without
+ * walking the tree again. Each placeholder carries a TAB, which attribute
+ * values escape and text does not: how it comes out of the rendering tells
+ * which escaping its value needs.
+ */
+const HOLE_START = '\uE000';
+const HOLE_END = '\uE001';
+const HOLE = /\uE000(\d+)(\t|&#x9;)\uE001/g;
+
+/** The placeholder for value `index` in an element built for renderTemplate. */
+function hole(index: number): string {
+  return `${HOLE_START}${index}\t${HOLE_END}`;
+}
+
+interface TemplatePart {
+  readonly text: string;
+  /** The value written after `text`; -1 after the last part. */
+  readonly value: number;
+  readonly attribute: boolean;
+}
+
+/** A rendering with placeholders for values: fill() gives what renderCanonical gives for the element built with those values. */
+export class RenderingTemplate {
+  readonly #before: readonly TemplatePart[];
+  readonly #after: readonly TemplatePart[];
+  readonly #rendering: Rendering;
+  readonly #values: number;
+
+  constructor(rendering: Rendering, values: number) {
+    this.#rendering = rendering;
+    this.#values = values;
+    this.#before = templateParts(rendering.beforeSlot);
+    this.#after = templateParts(rendering.afterSlot);
+    const used = new Set([...this.#before, ...this.#after].map((part) => part.value));
+    for (let index = 0; index < values; index += 1) {
+      if (!used.has(index)) throw internal(`template value ${index} is not rendered`);
+    }
+  }
+
+  /** Where the slot sits and what the rendering declares: the same for every fill. */
+  get slotContext(): RenderContext | undefined {
+    return this.#rendering.slotContext;
+  }
+
+  fill(values: readonly string[]): Rendering {
+    if (values.length !== this.#values) throw internal(`a template of ${this.#values} values filled with ${values.length}`);
+    const beforeSlot = fillParts(this.#before, values);
+    const afterSlot = fillParts(this.#after, values);
+    const { hasSlot, slotContext, bindings, canonical } = this.#rendering;
+    return { xml: beforeSlot + afterSlot, beforeSlot, afterSlot, hasSlot, slotContext, bindings, canonical };
+  }
+}
+
+/**
+ * Compiles the rendering of `build(placeholder)` as an apex, or in `context`
+ * (a signature's slot). `build` must give the same shape whatever the values:
+ * an attribute left out or a child added for some value belongs in the key
+ * its caller caches templates by, not in a value.
+ */
+export function renderTemplate(
+  build: (value: (index: number) => string) => XmlElement,
+  values: number,
+  inclusivePrefixes: readonly string[],
+  context: RenderContext = EMPTY_CONTEXT,
+): RenderingTemplate {
+  return new RenderingTemplate(renderIn(build(hole), context, inclusivePrefixes), values);
+}
+
+function templateParts(rendered: string): TemplatePart[] {
+  const parts: TemplatePart[] = [];
+  let last = 0;
+  for (const match of rendered.matchAll(HOLE)) {
+    parts.push({ text: rendered.slice(last, match.index), value: Number(match[1]), attribute: match[2] !== '\t' });
+    last = match.index + match[0].length;
+  }
+  const rest = rendered.slice(last);
+  if (rest.includes(HOLE_START) || rest.includes(HOLE_END)) throw internal('a template placeholder was rendered in part');
+  parts.push({ text: rest, value: -1, attribute: false });
+  return parts;
+}
+
+function fillParts(parts: readonly TemplatePart[], values: readonly string[]): string {
+  let out = '';
+  for (const part of parts) {
+    out += part.text;
+    if (part.value < 0) break;
+    const value = values[part.value]!;
+    out += part.attribute ? attributeValue(value) : textValue(value);
+  }
+  return out;
 }
 
 /**

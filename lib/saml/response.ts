@@ -12,7 +12,7 @@ import {
   type CanonicalFragment,
   type XmlElement as Markup,
 } from './canonical-xml.js';
-import { signCanonical } from './canonical-signature.js';
+import { CanonicalSigningTemplate, signCanonical } from './canonical-signature.js';
 
 /*
  * Response and Assertion, written in their exclusive-c14n form by the
@@ -121,10 +121,8 @@ const RESPONSE_XPATH = `/${qualified(NS.protocol, 'Response')}`;
 export function buildSuccessResponse(input: SuccessResponseInput, key: SigningKey): string {
   if (input.encryptionCertificatePem !== undefined) return buildEncryptedSuccessResponse(input, input.encryptionCertificatePem, key);
   // The Assertion first: the Response's digest must cover the Assertion's signature.
-  const signedAssertion: CanonicalFragment | OpaqueMarkup = signCanonical(assertion(input), key, {
-    inclusivePrefixes: INCLUSIVE_PREFIXES,
-  });
-  return responseDocument(input, status(STATUS.success, undefined, undefined), signedAssertion, input.signResponse, key);
+  const signed = signedAssertion(assertionText(input), key);
+  return responseDocument(input, status(STATUS.success, undefined, undefined), signed, input.signResponse, key);
 }
 
 /**
@@ -133,8 +131,8 @@ export function buildSuccessResponse(input: SuccessResponseInput, key: SigningKe
  * verifies the Assertion's own signature.
  */
 function buildEncryptedSuccessResponse(input: SuccessResponseInput, certificatePem: string, key: SigningKey): string {
-  const signedAssertion = signCanonical(assertion(input), key, { inclusivePrefixes: INCLUSIVE_PREFIXES });
-  const encrypted = encryptAssertion({ signedAssertionXml: signedAssertion.toString(), certificatePem, recipient: input.audience });
+  const signed = signedAssertion(assertionText(input), key);
+  const encrypted = encryptAssertion({ signedAssertionXml: signed.toString(), certificatePem, recipient: input.audience });
   return responseDocument(input, status(STATUS.success, undefined, undefined), new OpaqueMarkup(encrypted), input.signResponse, key);
 }
 
@@ -203,64 +201,158 @@ function status(top: string, second: string | undefined, message: string | undef
   ]);
 }
 
+/** The Assertion's values as written (times formatted, attributes without values left out): what a template is filled with. */
+interface AssertionText {
+  readonly id: string;
+  readonly issueInstant: string;
+  readonly issuer: string;
+  readonly nameIdFormat: string;
+  readonly nameId: string;
+  readonly notOnOrAfter: string;
+  readonly recipient: string;
+  readonly inResponseTo: string | undefined;
+  readonly address: string | undefined;
+  readonly notBefore: string;
+  readonly audience: string;
+  readonly authnInstant: string;
+  readonly sessionIndex: string;
+  readonly sessionNotOnOrAfter: string;
+  readonly authnContextClassRef: string;
+  readonly attributes: readonly SamlAttribute[];
+}
+
+function assertionText(input: SuccessResponseInput): AssertionText {
+  return {
+    id: assertId(input.assertionId),
+    issueInstant: isoSeconds(input.issueInstant),
+    issuer: input.issuer,
+    nameIdFormat: input.nameIdFormat,
+    nameId: input.nameId,
+    notOnOrAfter: isoSeconds(input.notOnOrAfter),
+    recipient: input.destination,
+    inResponseTo: input.inResponseTo,
+    address: input.subjectAddress,
+    notBefore: isoSeconds(input.notBefore),
+    audience: input.audience,
+    authnInstant: isoSeconds(input.authnInstant),
+    sessionIndex: input.sessionIndex,
+    sessionNotOnOrAfter: isoSeconds(input.sessionNotOnOrAfter),
+    authnContextClassRef: input.authnContextClassRef,
+    // The schema requires at least one Attribute, so no values at all means no statement.
+    attributes: input.attributes.filter((attribute) => attribute.values.length > 0),
+  };
+}
+
+/**
+ * Every value of `text` through `f`, in one fixed order (the order of a
+ * template's values); the ID is value 0. Optional values left out stay out.
+ */
+function mapText(text: AssertionText, f: (value: string, index: number) => string): AssertionText {
+  let index = 0;
+  const each = (value: string): string => f(value, index++);
+  const optional = (value: string | undefined): string | undefined => (value === undefined ? undefined : each(value));
+  return {
+    id: each(text.id),
+    issueInstant: each(text.issueInstant),
+    issuer: each(text.issuer),
+    nameIdFormat: each(text.nameIdFormat),
+    nameId: each(text.nameId),
+    notOnOrAfter: each(text.notOnOrAfter),
+    recipient: each(text.recipient),
+    inResponseTo: optional(text.inResponseTo),
+    address: optional(text.address),
+    notBefore: each(text.notBefore),
+    audience: each(text.audience),
+    authnInstant: each(text.authnInstant),
+    sessionIndex: each(text.sessionIndex),
+    sessionNotOnOrAfter: each(text.sessionNotOnOrAfter),
+    authnContextClassRef: each(text.authnContextClassRef),
+    attributes: text.attributes.map((attribute) => ({ name: each(attribute.name), values: attribute.values.map(each) })),
+  };
+}
+
+/** What decides an Assertion's shape: which optional values are present, and how many values each attribute has. */
+function shapeOf(text: AssertionText): string {
+  return `${text.inResponseTo === undefined ? '-' : 'r'}${text.address === undefined ? '-' : 'a'}${text.attributes.map((attribute) => attribute.values.length).join(',')}`;
+}
+
+/*
+ * Signed Assertions are filled into templates compiled once per shape
+ * (canonical-signature.ts CanonicalSigningTemplate): rendering the ~40
+ * elements of an Assertion, its SignedInfo and Signature cost ~45 µs a
+ * sign-on, filling them a few. Shapes are few (optional values and attribute
+ * value counts); past the limit an unusual shape is rendered the general way,
+ * so no input can grow the cache.
+ */
+const ASSERTION_TEMPLATE_LIMIT = 256;
+const assertionTemplates = new Map<string, CanonicalSigningTemplate>();
+
+function signedAssertion(text: AssertionText, key: SigningKey): CanonicalFragment {
+  const shape = shapeOf(text);
+  let template = assertionTemplates.get(shape);
+  if (template === undefined) {
+    if (assertionTemplates.size >= ASSERTION_TEMPLATE_LIMIT) return signCanonical(assertion(text), key, { inclusivePrefixes: INCLUSIVE_PREFIXES });
+    let count = 0;
+    mapText(text, (value) => ((count += 1), value));
+    template = new CanonicalSigningTemplate((value) => assertion(mapText(text, (_written, index) => value(index))), count, 0, {
+      inclusivePrefixes: INCLUSIVE_PREFIXES,
+    });
+    assertionTemplates.set(shape, template);
+  }
+  const values: string[] = [];
+  mapText(text, (value) => (values.push(value), value));
+  return template.sign(values, text.id, key);
+}
+
 /** The Assertion, its signature slot right after its Issuer as the schema requires. */
-function assertion(input: SuccessResponseInput): Markup {
+function assertion(text: AssertionText): Markup {
   return element(
     'saml:Assertion',
-    {
-      ID: assertId(input.assertionId),
-      Version: '2.0',
-      IssueInstant: isoSeconds(input.issueInstant),
-    },
+    { ID: text.id, Version: '2.0', IssueInstant: text.issueInstant },
     [
-      element('saml:Issuer', {}, [input.issuer]),
+      element('saml:Issuer', {}, [text.issuer]),
       SIGNATURE_SLOT,
-      subject(input),
-      conditions(input),
-      authnStatement(input),
-      attributeStatement(input.attributes),
+      subject(text),
+      conditions(text),
+      authnStatement(text),
+      attributeStatement(text.attributes),
     ],
     { saml: NS.assertion, xs: NS.xs, xsi: NS.xsi },
   );
 }
 
-function subject(input: SuccessResponseInput): Markup {
+function subject(text: AssertionText): Markup {
   return element('saml:Subject', {}, [
-    element('saml:NameID', { Format: input.nameIdFormat }, [input.nameId]),
+    element('saml:NameID', { Format: text.nameIdFormat }, [text.nameId]),
     element('saml:SubjectConfirmation', { Method: BEARER }, [
       element('saml:SubjectConfirmationData', {
-        NotOnOrAfter: isoSeconds(input.notOnOrAfter),
-        Recipient: input.destination,
-        InResponseTo: input.inResponseTo,
-        Address: input.subjectAddress,
+        NotOnOrAfter: text.notOnOrAfter,
+        Recipient: text.recipient,
+        InResponseTo: text.inResponseTo,
+        Address: text.address,
       }),
     ]),
   ]);
 }
 
-function conditions(input: SuccessResponseInput): Markup {
-  return element('saml:Conditions', { NotBefore: isoSeconds(input.notBefore), NotOnOrAfter: isoSeconds(input.notOnOrAfter) }, [
-    element('saml:AudienceRestriction', {}, [element('saml:Audience', {}, [input.audience])]),
+function conditions(text: AssertionText): Markup {
+  return element('saml:Conditions', { NotBefore: text.notBefore, NotOnOrAfter: text.notOnOrAfter }, [
+    element('saml:AudienceRestriction', {}, [element('saml:Audience', {}, [text.audience])]),
   ]);
 }
 
-function authnStatement(input: SuccessResponseInput): Markup {
+function authnStatement(text: AssertionText): Markup {
   return element(
     'saml:AuthnStatement',
-    {
-      AuthnInstant: isoSeconds(input.authnInstant),
-      SessionIndex: input.sessionIndex,
-      SessionNotOnOrAfter: isoSeconds(input.sessionNotOnOrAfter),
-    },
-    [element('saml:AuthnContext', {}, [element('saml:AuthnContextClassRef', {}, [input.authnContextClassRef])])],
+    { AuthnInstant: text.authnInstant, SessionIndex: text.sessionIndex, SessionNotOnOrAfter: text.sessionNotOnOrAfter },
+    [element('saml:AuthnContext', {}, [element('saml:AuthnContextClassRef', {}, [text.authnContextClassRef])])],
   );
 }
 
-/** The schema requires at least one Attribute, so no values at all means no statement. */
+/** Attributes with values only (assertionText): none means no statement. */
 function attributeStatement(attributes: readonly SamlAttribute[]): Markup | undefined {
-  const present = attributes.filter((attribute) => attribute.values.length > 0);
-  if (present.length === 0) return undefined;
-  return element('saml:AttributeStatement', {}, present.map(attributeElement));
+  if (attributes.length === 0) return undefined;
+  return element('saml:AttributeStatement', {}, attributes.map(attributeElement));
 }
 
 function attributeElement(attribute: SamlAttribute): Markup {
