@@ -132,6 +132,24 @@ export async function runBaselines(key: SigningKey, issuer: string, sp: BenchSp,
 }
 
 /**
+ * The two baselines the issue's ratios divide by, measured again right before
+ * a one-core round, by the caller pinned to that round's CPU: the host's speed
+ * drifts by tens of percent within a run, so a round is compared with what the
+ * same CPU did moments before rather than with the start of the run.
+ */
+export async function runRatioBaselines(key: SigningKey, issuer: string, sp: BenchSp, roundMs: number, label: string): Promise<RatioBaselines> {
+  const { signedInfo } = signOnShape(key, issuer, sp);
+  const rawSign = await measure(`node:crypto RSA-SHA256 sign (KeyObject), ${label}`, roundMs, () => sign('sha256', signedInfo, key.privateKey));
+  const samlify = await measure(`samlify createLoginResponse (equivalent assertion), ${label}`, roundMs, samlifyLoginResponse(key, issuer, sp));
+  return { rawSign, samlify };
+}
+
+export interface RatioBaselines {
+  readonly rawSign: Baseline;
+  readonly samlify: Baseline;
+}
+
+/**
  * The raw operation on `threads` threads at once, summed: how far this
  * machine's cores scale for pure computation, the ceiling for any server
  * figure on several cores.

@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { systemClock } from '../../lib/common/clock.js';
 import { generateSelfSigned, loadOrCreateIdpKeys, readKeyEncryptionKey } from '../../lib/keys/index.js';
 import { openSqliteStore } from '../../lib/store/index.js';
-import { runBaselines, runStorageBaselines, signOnShape, type Baseline } from './baselines.js';
+import { runBaselines, runRatioBaselines, runStorageBaselines, signOnShape, type Baseline, type RatioBaselines } from './baselines.js';
 import { ecCredential, rsaCredential, spMetadata, type BenchSp } from './fixtures.js';
 import { runLoad, type LoadRequest, type LoadResult } from './load.js';
 import { runSteady } from './steady.js';
@@ -404,6 +404,9 @@ async function main(): Promise<void> {
   const reference: ScenarioFigure[] = [];
   const scaled: ScenarioFigure[] = [];
   const oneCore: ScenarioFigure[] = [];
+  /** Raw signing and samlify measured on the server's CPU just before each one-core round. */
+  const oneCoreBaselines: RatioBaselines[] = [];
+  const ceilings: ScenarioFigure[] = [];
   const storedSessions = seeding?.fleet.sessions;
   const rounds = want('idp-2w') || want('scale') || want('idp-1w') || want('sp-jwt') ? opts.rounds : 0;
   for (let round = 1; round <= rounds; round++) {
@@ -431,6 +434,18 @@ async function main(): Promise<void> {
       await server.stop();
     }
     if (want('idp-1w') || (want('sp-jwt') && round === 1)) {
+      if (want('idp-1w') && want('baselines')) {
+        const unpinBaselines = pinThisProcess(serverCpu);
+        try {
+          const adjacent = await runRatioBaselines(idpKeys.signing, issuer, assertionSignedSp, opts.baselineRoundMs, `CPU ${serverCpu} before one-core round ${round}`);
+          oneCoreBaselines.push(adjacent);
+          baselines[`rawSignRound${round}`] = adjacent.rawSign;
+          baselines[`samlifyRound${round}`] = adjacent.samlify;
+          progress(`baselines on CPU ${serverCpu} before round ${round}: raw RSA-2048 sign ${Math.round(adjacent.rawSign.opsPerSecond)}/s, samlify ${Math.round(adjacent.samlify.opsPerSecond)}/s`);
+        } finally {
+          unpinBaselines();
+        }
+      }
       await switchTo(mainDir, 1, `idp-1w-r${round}`, undefined, serverCpu);
       const unpin = pinThisProcess(generatorCpus);
       try {
@@ -451,9 +466,11 @@ async function main(): Promise<void> {
         }
         await server.stop();
         // The ceiling of the same CPU: TLS, HTTP and the RSA signature alone, same answer size (ceiling-server.ts).
-        if (want('idp-1w') && round === 1) {
+        if (want('idp-1w')) {
           server = await startCeiling(serverCpu);
-          await measure('tls-sign-ceiling-1w', 'Ceiling: HTTPS + mTLS + one RSA-2048 signature, no IdP logic, pinned to 1 CPU', idpLoad(assertionSignedSp));
+          ceilings.push(
+            await measure(`tls-sign-ceiling-1w-r${round}`, `Ceiling: HTTPS + mTLS + one RSA-2048 signature, no IdP logic, pinned to 1 CPU (round ${round})`, idpLoad(assertionSignedSp)),
+          );
           await server.stop();
         }
       } finally {
@@ -512,7 +529,8 @@ async function main(): Promise<void> {
     scaled,
     oneCore,
     heldRate,
-    ceiling: scenarios.find((scenario) => scenario.id === 'tls-sign-ceiling-1w'),
+    oneCoreBaselines,
+    ceilings,
     storedSessions,
   });
   const report: BenchReport = {
