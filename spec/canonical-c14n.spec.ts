@@ -13,7 +13,9 @@ import {
   SIGNATURE_SLOT,
   canonicalBytes,
   renderCanonical,
+  renderTemplate,
   xmlElement,
+  type CanonicalFragment,
 } from '../lib/saml/canonical-xml.js';
 import { CanonicalSigningTemplate, signCanonical } from '../lib/saml/canonical-signature.js';
 import { isTesseraError } from '../lib/common/errors.js';
@@ -370,6 +372,26 @@ describe('canonical-by-construction signing', function () {
         }),
         { numRuns: 300 },
       );
+    });
+
+    it('embeds a fragment where the template placed one, as renderCanonical does, and refuses one of another shape', function () {
+      const signed = (id: string, text: string) =>
+        signCanonical(xmlElement('a:signed', { ID: id }, [SIGNATURE_SLOT, xmlElement('a:text', {}, [text])], ns), key, options);
+      const parent = (v: (index: number) => string, carried: CanonicalFragment) =>
+        xmlElement('b:parent', { ID: v(0) }, [xmlElement('b:before', {}, [v(1)]), carried], { b: 'urn:b' });
+      const template = renderTemplate((v, fragment) => parent(v, fragment(0, signed(newId(), 'example'))), 2, options.inclusivePrefixes);
+      fc.assert(
+        fc.property(hostileText.filter(isXmlSafe), hostileText.filter(isXmlSafe), (text, before) => {
+          const carried = signed(newId(), text);
+          const values = [newId(), before];
+          assert.equal(template.fill(values, [carried]).xml, renderCanonical(parent((index) => values[index]!, carried), options.inclusivePrefixes).xml);
+        }),
+        { numRuns: 100 },
+      );
+      // Declares b as well: embedded where the parent renders b, c14n would leave its declaration out.
+      const otherShape = signCanonical(xmlElement('a:signed', { ID: '_o', 'b:x': '1' }, [SIGNATURE_SLOT], ns), key, options);
+      assert.throws(() => template.fill([newId(), 'x'], [otherShape]), (e: unknown) => isTesseraError(e) && e.code === 'internal');
+      assert.throws(() => template.fill([newId(), 'x'], []), (e: unknown) => isTesseraError(e) && e.code === 'internal');
     });
 
     it('refuses a shape that leaves a value out or does not put the ID where it says', function () {

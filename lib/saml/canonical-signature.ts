@@ -13,6 +13,7 @@ import {
   type CanonicalFragment,
   type Rendering,
   type RenderingTemplate,
+  type TemplateBuild,
   type XmlElement,
 } from './canonical-xml.js';
 
@@ -65,8 +66,11 @@ export class CanonicalSigningTemplate {
   readonly #options: CanonicalSignOptions;
 
   /** `build` writes value `idValue` into the element's ID attribute, and nothing else there. */
-  constructor(build: (value: (index: number) => string) => XmlElement, values: number, idValue: number, options: CanonicalSignOptions) {
-    const placeholder = build((index) => `${index}`);
+  constructor(build: TemplateBuild, values: number, idValue: number, options: CanonicalSignOptions) {
+    const placeholder = build(
+      (index) => `${index}`,
+      (_index, like) => like,
+    );
     this.#name = placeholder.name;
     this.#options = options;
     this.#element = renderTemplate(build, values, options.inclusivePrefixes);
@@ -83,9 +87,9 @@ export class CanonicalSigningTemplate {
     this.#signature = renderTemplate((value) => signatureElement(signatureValues(value), options.inclusivePrefixes), 4, options.inclusivePrefixes, slot);
   }
 
-  sign(values: readonly string[], id: string, key: SigningKey): CanonicalFragment {
+  sign(values: readonly string[], id: string, key: SigningKey, fragments: readonly CanonicalFragment[] = []): CanonicalFragment {
     assertRsa(key);
-    return signRendering(this.#element.fill(values), this.#name, id, key, this.#options, (value) =>
+    return signRendering(this.#element.fill(values, fragments), this.#name, id, key, this.#options, (value) =>
       this.#signature.fill([value.id, value.digest, value.signatureValue, value.certificate]),
       (signedId, digest) => this.#signedInfo.fill([signedId, digest]).xml,
     );

@@ -187,35 +187,55 @@ function renderIn(root: XmlElement, context: RenderContext, inclusivePrefixes: r
  */
 const HOLE_START = '\uE000';
 const HOLE_END = '\uE001';
-const HOLE = /\uE000(\d+)(\t|&#x9;)\uE001/g;
+const FRAGMENT_END = '\uE002';
+const HOLE = /\uE000(\d+)(?:(\t|&#x9;)\uE001|\uE002)/g;
 
 /** The placeholder for value `index` in an element built for renderTemplate. */
 function hole(index: number): string {
   return `${HOLE_START}${index}\t${HOLE_END}`;
 }
 
+/** Builds a template's element: `value(i)` stands for value i, `fragment(i, like)` for fragment i, canonical as `like` is. */
+export type TemplateBuild = (value: (index: number) => string, fragment: (index: number, like: CanonicalFragment) => CanonicalFragment) => XmlElement;
+
 interface TemplatePart {
   readonly text: string;
-  /** The value written after `text`; -1 after the last part. */
-  readonly value: number;
-  readonly attribute: boolean;
+  /** The value or fragment written after `text`; -1 after the last part. */
+  readonly index: number;
+  readonly kind: 'attribute' | 'text' | 'fragment';
 }
 
-/** A rendering with placeholders for values: fill() gives what renderCanonical gives for the element built with those values. */
+/** What a fragment must render to stand where a template's placeholder stood: its PrefixList and bindings. */
+export function fragmentShape(fragment: CanonicalFragment): string {
+  return `${fragment.inclusivePrefixList}|${[...fragment.bindings].map(([prefix, uri]) => `${prefix}=${uri}`).sort().join(' ')}`;
+}
+
+/**
+ * A rendering with placeholders for values and embedded fragments: fill()
+ * gives what renderCanonical gives for the element built with those values and
+ * fragments.
+ */
 export class RenderingTemplate {
   readonly #before: readonly TemplatePart[];
   readonly #after: readonly TemplatePart[];
   readonly #rendering: Rendering;
   readonly #values: number;
+  readonly #fragmentShapes: readonly string[];
 
-  constructor(rendering: Rendering, values: number) {
+  constructor(rendering: Rendering, values: number, fragmentShapes: readonly string[]) {
     this.#rendering = rendering;
     this.#values = values;
+    this.#fragmentShapes = fragmentShapes;
     this.#before = templateParts(rendering.beforeSlot);
     this.#after = templateParts(rendering.afterSlot);
-    const used = new Set([...this.#before, ...this.#after].map((part) => part.value));
+    const parts = [...this.#before, ...this.#after];
     for (let index = 0; index < values; index += 1) {
-      if (!used.has(index)) throw internal(`template value ${index} is not rendered`);
+      if (!parts.some((part) => part.index === index && part.kind !== 'fragment')) throw internal(`template value ${index} is not rendered`);
+    }
+    for (let index = 0; index < fragmentShapes.length; index += 1) {
+      if (parts.filter((part) => part.index === index && part.kind === 'fragment').length !== 1) {
+        throw internal(`template fragment ${index} is not rendered exactly once`);
+      }
     }
   }
 
@@ -224,50 +244,65 @@ export class RenderingTemplate {
     return this.#rendering.slotContext;
   }
 
-  fill(values: readonly string[]): Rendering {
+  fill(values: readonly string[], fragments: readonly CanonicalFragment[] = []): Rendering {
     if (values.length !== this.#values) throw internal(`a template of ${this.#values} values filled with ${values.length}`);
-    const beforeSlot = fillParts(this.#before, values);
-    const afterSlot = fillParts(this.#after, values);
+    if (fragments.length !== this.#fragmentShapes.length) throw internal(`a template of ${this.#fragmentShapes.length} fragments filled with ${fragments.length}`);
+    // The placeholder passed embed()'s checks in this place; a fragment of the same shape passes them too.
+    fragments.forEach((fragment, index) => {
+      if (fragmentShape(fragment) !== this.#fragmentShapes[index]) throw internal(`fragment ${index} is not canonical where the template embeds it`);
+    });
+    const beforeSlot = fillParts(this.#before, values, fragments);
+    const afterSlot = fillParts(this.#after, values, fragments);
     const { hasSlot, slotContext, bindings, canonical } = this.#rendering;
     return { xml: beforeSlot + afterSlot, beforeSlot, afterSlot, hasSlot, slotContext, bindings, canonical };
   }
 }
 
 /**
- * Compiles the rendering of `build(placeholder)` as an apex, or in `context`
+ * Compiles the rendering of `build(placeholders)` as an apex, or in `context`
  * (a signature's slot). `build` must give the same shape whatever the values:
  * an attribute left out or a child added for some value belongs in the key
- * its caller caches templates by, not in a value.
+ * its caller caches templates by, not in a value. Each fragment it embeds is
+ * given by an example (`like`): later fills take fragments of the same shape.
  */
 export function renderTemplate(
-  build: (value: (index: number) => string) => XmlElement,
+  build: TemplateBuild,
   values: number,
   inclusivePrefixes: readonly string[],
   context: RenderContext = EMPTY_CONTEXT,
 ): RenderingTemplate {
-  return new RenderingTemplate(renderIn(build(hole), context, inclusivePrefixes), values);
+  const shapes: string[] = [];
+  const fragment = (index: number, like: CanonicalFragment): CanonicalFragment => {
+    if (index !== shapes.length) throw internal('template fragments are numbered in the order they are built');
+    shapes.push(fragmentShape(like));
+    return new CanonicalFragment(`${HOLE_START}${index}${FRAGMENT_END}`, like.bindings, like.inclusivePrefixList);
+  };
+  return new RenderingTemplate(renderIn(build(hole, fragment), context, inclusivePrefixes), values, shapes);
 }
 
 function templateParts(rendered: string): TemplatePart[] {
   const parts: TemplatePart[] = [];
   let last = 0;
   for (const match of rendered.matchAll(HOLE)) {
-    parts.push({ text: rendered.slice(last, match.index), value: Number(match[1]), attribute: match[2] !== '\t' });
+    const kind = match[2] === undefined ? 'fragment' : match[2] === '\t' ? 'text' : 'attribute';
+    parts.push({ text: rendered.slice(last, match.index), index: Number(match[1]), kind });
     last = match.index + match[0].length;
   }
-  const rest = rendered.slice(last);
-  if (rest.includes(HOLE_START) || rest.includes(HOLE_END)) throw internal('a template placeholder was rendered in part');
-  parts.push({ text: rest, value: -1, attribute: false });
+  parts.push({ text: rendered.slice(last), index: -1, kind: 'text' });
+  if (parts.some((part) => /[\uE000-\uE002]/.test(part.text))) throw internal('a template placeholder was rendered in part');
   return parts;
 }
 
-function fillParts(parts: readonly TemplatePart[], values: readonly string[]): string {
+function fillParts(parts: readonly TemplatePart[], values: readonly string[], fragments: readonly CanonicalFragment[]): string {
   let out = '';
   for (const part of parts) {
     out += part.text;
-    if (part.value < 0) break;
-    const value = values[part.value]!;
-    out += part.attribute ? attributeValue(value) : textValue(value);
+    if (part.index < 0) break;
+    if (part.kind === 'fragment') out += fragments[part.index]!.toString();
+    else {
+      const value = values[part.index]!;
+      out += part.kind === 'attribute' ? attributeValue(value) : textValue(value);
+    }
   }
   return out;
 }

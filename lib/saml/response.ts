@@ -5,11 +5,15 @@ import { assertId } from './xml-builder.js';
 import { qualified, signEnveloped } from './signing.js';
 import { encryptAssertion } from './assertion-encryption.js';
 import {
+  fragmentShape,
   OpaqueMarkup,
   renderCanonical,
+  renderTemplate,
   SIGNATURE_SLOT,
   xmlElement as element,
   type CanonicalFragment,
+  type RenderingTemplate,
+  type TemplateBuild,
   type XmlElement as Markup,
 } from './canonical-xml.js';
 import { CanonicalSigningTemplate, signCanonical } from './canonical-signature.js';
@@ -122,7 +126,7 @@ export function buildSuccessResponse(input: SuccessResponseInput, key: SigningKe
   if (input.encryptionCertificatePem !== undefined) return buildEncryptedSuccessResponse(input, input.encryptionCertificatePem, key);
   // The Assertion first: the Response's digest must cover the Assertion's signature.
   const signed = signedAssertion(assertionText(input), key);
-  return responseDocument(input, status(STATUS.success, undefined, undefined), signed, input.signResponse, key);
+  return successResponse(input, signed, key);
 }
 
 /**
@@ -154,7 +158,7 @@ function responseDocument(
   key: SigningKey,
 ): string {
   const fast = !(carried instanceof OpaqueMarkup);
-  const document = response(header, statusElement, carried, signed && fast);
+  const document = response(responseText(header), statusElement, carried, signed && fast);
   if (signed && fast) return signCanonical(document, key, { inclusivePrefixes: INCLUSIVE_PREFIXES }).toString();
   const xml = renderCanonical(document, INCLUSIVE_PREFIXES).xml;
   return signed ? signEnveloped(xml, { element: RESPONSE_XPATH, after: `${RESPONSE_XPATH}/${qualified(NS.assertion, 'Issuer')}` }, key) : xml;
@@ -168,8 +172,40 @@ interface ResponseHeader {
   readonly issueInstant: Date;
 }
 
+/** The Response's values as written: what a template is filled with. */
+interface ResponseText {
+  readonly id: string;
+  readonly issueInstant: string;
+  readonly destination: string;
+  readonly inResponseTo: string | undefined;
+  readonly issuer: string;
+}
+
+function responseText(header: ResponseHeader): ResponseText {
+  return {
+    id: assertId(header.responseId),
+    issueInstant: isoSeconds(header.issueInstant),
+    destination: header.destination,
+    inResponseTo: header.inResponseTo,
+    issuer: header.issuer,
+  };
+}
+
+/** Every value of `text` through `f`, in one fixed order; the ID is value 0 (as mapText for the Assertion). */
+function mapResponseText(text: ResponseText, f: (value: string, index: number) => string): ResponseText {
+  let index = 0;
+  const each = (value: string): string => f(value, index++);
+  return {
+    id: each(text.id),
+    issueInstant: each(text.issueInstant),
+    destination: each(text.destination),
+    inResponseTo: text.inResponseTo === undefined ? undefined : each(text.inResponseTo),
+    issuer: each(text.issuer),
+  };
+}
+
 function response(
-  header: ResponseHeader,
+  text: ResponseText,
   statusElement: Markup,
   assertionElement: CanonicalFragment | OpaqueMarkup | undefined,
   withSignatureSlot: boolean,
@@ -177,20 +213,56 @@ function response(
   return element(
     'samlp:Response',
     {
-      ID: assertId(header.responseId),
+      ID: text.id,
       Version: '2.0',
-      IssueInstant: isoSeconds(header.issueInstant),
-      Destination: header.destination,
-      InResponseTo: header.inResponseTo,
+      IssueInstant: text.issueInstant,
+      Destination: text.destination,
+      InResponseTo: text.inResponseTo,
     },
     [
-      element('saml:Issuer', {}, [header.issuer]),
+      element('saml:Issuer', {}, [text.issuer]),
       withSignatureSlot ? SIGNATURE_SLOT : undefined,
       statusElement,
       assertionElement,
     ],
     { samlp: NS.protocol, saml: NS.assertion },
   );
+}
+
+/*
+ * The success Response around a signed Assertion is filled into a template too
+ * (signed or not, with or without InResponseTo, per shape of the Assertion it
+ * carries): what responseDocument writes for it, byte for byte.
+ */
+const responseTemplates = new Map<string, RenderingTemplate | CanonicalSigningTemplate>();
+
+function successResponse(input: SuccessResponseInput, assertionFragment: CanonicalFragment, key: SigningKey): string {
+  const text = responseText(input);
+  const shape = `${text.inResponseTo === undefined ? '-' : 'r'}${input.signResponse ? 's' : '-'}${fragmentShape(assertionFragment)}`;
+  let template = responseTemplates.get(shape);
+  if (template === undefined) {
+    if (responseTemplates.size >= TEMPLATE_LIMIT) {
+      return responseDocument(input, status(STATUS.success, undefined, undefined), assertionFragment, input.signResponse, key);
+    }
+    let count = 0;
+    mapResponseText(text, (value) => ((count += 1), value));
+    const build: TemplateBuild = (value, fragment) =>
+      response(
+        mapResponseText(text, (_written, index) => value(index)),
+        status(STATUS.success, undefined, undefined),
+        fragment(0, assertionFragment),
+        input.signResponse,
+      );
+    template = input.signResponse
+      ? new CanonicalSigningTemplate(build, count, 0, { inclusivePrefixes: INCLUSIVE_PREFIXES })
+      : renderTemplate(build, count, INCLUSIVE_PREFIXES);
+    responseTemplates.set(shape, template);
+  }
+  const values: string[] = [];
+  mapResponseText(text, (value) => (values.push(value), value));
+  return template instanceof CanonicalSigningTemplate
+    ? template.sign(values, text.id, key, [assertionFragment]).toString()
+    : template.fill(values, [assertionFragment]).xml;
 }
 
 function status(top: string, second: string | undefined, message: string | undefined): Markup {
@@ -284,14 +356,14 @@ function shapeOf(text: AssertionText): string {
  * value counts); past the limit an unusual shape is rendered the general way,
  * so no input can grow the cache.
  */
-const ASSERTION_TEMPLATE_LIMIT = 256;
+const TEMPLATE_LIMIT = 256;
 const assertionTemplates = new Map<string, CanonicalSigningTemplate>();
 
 function signedAssertion(text: AssertionText, key: SigningKey): CanonicalFragment {
   const shape = shapeOf(text);
   let template = assertionTemplates.get(shape);
   if (template === undefined) {
-    if (assertionTemplates.size >= ASSERTION_TEMPLATE_LIMIT) return signCanonical(assertion(text), key, { inclusivePrefixes: INCLUSIVE_PREFIXES });
+    if (assertionTemplates.size >= TEMPLATE_LIMIT) return signCanonical(assertion(text), key, { inclusivePrefixes: INCLUSIVE_PREFIXES });
     let count = 0;
     mapText(text, (value) => ((count += 1), value));
     template = new CanonicalSigningTemplate((value) => assertion(mapText(text, (_written, index) => value(index))), count, 0, {
