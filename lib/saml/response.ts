@@ -244,8 +244,7 @@ function successResponse(input: SuccessResponseInput, assertionFragment: Canonic
     if (responseTemplates.size >= TEMPLATE_LIMIT) {
       return responseDocument(input, status(STATUS.success, undefined, undefined), assertionFragment, input.signResponse, key);
     }
-    let count = 0;
-    mapResponseText(text, (value) => ((count += 1), value));
+    const count = valueList(text, mapResponseText).length;
     const build: TemplateBuild = (value, fragment) =>
       response(
         mapResponseText(text, (_written, index) => value(index)),
@@ -258,8 +257,7 @@ function successResponse(input: SuccessResponseInput, assertionFragment: Canonic
       : renderTemplate(build, count, INCLUSIVE_PREFIXES);
     responseTemplates.set(shape, template);
   }
-  const values: string[] = [];
-  mapResponseText(text, (value) => (values.push(value), value));
+  const values = valueList(text, mapResponseText);
   return template instanceof CanonicalSigningTemplate
     ? template.sign(values, text.id, key, [assertionFragment]).toString()
     : template.fill(values, [assertionFragment]).xml;
@@ -343,6 +341,13 @@ function mapText(text: AssertionText, f: (value: string, index: number) => strin
   };
 }
 
+/** The values `map` visits, in its order: what a template of `text`'s shape is filled with. */
+function valueList<T>(text: T, map: (text: T, f: (value: string, index: number) => string) => T): string[] {
+  const values: string[] = [];
+  map(text, (value) => (values.push(value), value));
+  return values;
+}
+
 /** What decides an Assertion's shape: which optional values are present, and how many values each attribute has. */
 function shapeOf(text: AssertionText): string {
   return `${text.inResponseTo === undefined ? '-' : 'r'}${text.address === undefined ? '-' : 'a'}${text.attributes.map((attribute) => attribute.values.length).join(',')}`;
@@ -364,16 +369,12 @@ function signedAssertion(text: AssertionText, key: SigningKey): CanonicalFragmen
   let template = assertionTemplates.get(shape);
   if (template === undefined) {
     if (assertionTemplates.size >= TEMPLATE_LIMIT) return signCanonical(assertion(text), key, { inclusivePrefixes: INCLUSIVE_PREFIXES });
-    let count = 0;
-    mapText(text, (value) => ((count += 1), value));
-    template = new CanonicalSigningTemplate((value) => assertion(mapText(text, (_written, index) => value(index))), count, 0, {
+    template = new CanonicalSigningTemplate((value) => assertion(mapText(text, (_written, index) => value(index))), valueList(text, mapText).length, 0, {
       inclusivePrefixes: INCLUSIVE_PREFIXES,
     });
     assertionTemplates.set(shape, template);
   }
-  const values: string[] = [];
-  mapText(text, (value) => (values.push(value), value));
-  return template.sign(values, text.id, key);
+  return template.sign(valueList(text, mapText), text.id, key);
 }
 
 /** The Assertion, its signature slot right after its Issuer as the schema requires. */
