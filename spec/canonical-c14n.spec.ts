@@ -360,7 +360,7 @@ describe('canonical-by-construction signing', function () {
         fc.property(fc.array(value, { minLength: VALUES - 1, maxLength: VALUES - 1 }), (rest) => {
           const values = [newId(), ...rest];
           const general = () => signCanonical(build((index) => values[index]!), key, options).toString();
-          const filled = () => template.sign(values, values[0]!, key).toString();
+          const filled = () => template.sign(values, key).toString();
           if (!rest.every(isXmlSafe)) {
             const refusal = (e: unknown) => isTesseraError(e) && e.code === 'invalid_value';
             assert.throws(general, refusal);
@@ -400,7 +400,7 @@ describe('canonical-by-construction signing', function () {
       refused(() => new CanonicalSigningTemplate(build, VALUES, 1, options));
       refused(() => new CanonicalSigningTemplate((v) => xmlElement('a:root', { ID: v(0) }, [v(1)], ns), 2, 0, options));
       const template = new CanonicalSigningTemplate(build, VALUES, 0, options);
-      refused(() => template.sign([newId()], '_x', key));
+      refused(() => template.sign([newId()], key));
     });
   });
 

@@ -63,6 +63,7 @@ export class CanonicalSigningTemplate {
   readonly #signedInfo: RenderingTemplate;
   readonly #signature: RenderingTemplate;
   readonly #name: string;
+  readonly #idValue: number;
   readonly #options: CanonicalSignOptions;
 
   /** `build` writes value `idValue` into the element's ID attribute, and nothing else there. */
@@ -72,6 +73,7 @@ export class CanonicalSigningTemplate {
       (_index, like) => like,
     );
     this.#name = placeholder.name;
+    this.#idValue = idValue;
     this.#options = options;
     this.#element = renderTemplate(build, values, options.inclusivePrefixes);
     const slot = this.#element.slotContext;
@@ -87,9 +89,11 @@ export class CanonicalSigningTemplate {
     this.#signature = renderTemplate((value) => signatureElement(signatureValues(value), options.inclusivePrefixes), 4, options.inclusivePrefixes, slot);
   }
 
-  sign(values: readonly string[], id: string, key: SigningKey, fragments: readonly CanonicalFragment[] = []): CanonicalFragment {
+  /** The Reference names the ID written in the element: value `idValue`, never a second copy of it. */
+  sign(values: readonly string[], key: SigningKey, fragments: readonly CanonicalFragment[] = []): CanonicalFragment {
     assertRsa(key);
-    return signRendering(this.#element.fill(values, fragments), this.#name, id, key, this.#options, (value) =>
+    const unsigned = this.#element.fill(values, fragments);
+    return signRendering(unsigned, this.#name, values[this.#idValue]!, key, this.#options, (value) =>
       this.#signature.fill([value.id, value.digest, value.signatureValue, value.certificate]),
       (signedId, digest) => this.#signedInfo.fill([signedId, digest]).xml,
     );

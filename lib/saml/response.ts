@@ -259,7 +259,7 @@ function successResponse(input: SuccessResponseInput, assertionFragment: Canonic
   }
   const values = valueList(text, mapResponseText);
   return template instanceof CanonicalSigningTemplate
-    ? template.sign(values, text.id, key, [assertionFragment]).toString()
+    ? template.sign(values, key, [assertionFragment]).toString()
     : template.fill(values, [assertionFragment]).xml;
 }
 
@@ -374,7 +374,7 @@ function signedAssertion(text: AssertionText, key: SigningKey): CanonicalFragmen
     });
     assertionTemplates.set(shape, template);
   }
-  return template.sign(valueList(text, mapText), text.id, key);
+  return template.sign(valueList(text, mapText), key);
 }
 
 /** The Assertion, its signature slot right after its Issuer as the schema requires. */
