@@ -79,6 +79,7 @@ export class CanonicalFragment {
   readonly #xml: string;
   readonly #bindings: ReadonlyMap<string, string>;
   readonly #inclusive: string;
+  #shape: string | undefined;
   constructor(xml: string, bindings: ReadonlyMap<string, string>, inclusive: string) {
     this.#xml = xml;
     this.#bindings = bindings;
@@ -95,6 +96,14 @@ export class CanonicalFragment {
   /** The InclusiveNamespaces PrefixList (space-separated, sorted) the fragment is canonical under. */
   get inclusivePrefixList(): string {
     return this.#inclusive;
+  }
+  /**
+   * What decides where the fragment may be embedded as it is: its PrefixList and
+   * bindings. Fragments of one shape are interchangeable in a template (RenderingTemplate).
+   */
+  get shape(): string {
+    this.#shape ??= `${this.#inclusive}|${[...this.#bindings].map(([prefix, uri]) => `${prefix}=${uri}`).sort().join(' ')}`;
+    return this.#shape;
   }
 }
 
@@ -205,11 +214,6 @@ interface TemplatePart {
   readonly kind: 'attribute' | 'text' | 'fragment';
 }
 
-/** What a fragment must render to stand where a template's placeholder stood: its PrefixList and bindings. */
-export function fragmentShape(fragment: CanonicalFragment): string {
-  return `${fragment.inclusivePrefixList}|${[...fragment.bindings].map(([prefix, uri]) => `${prefix}=${uri}`).sort().join(' ')}`;
-}
-
 /**
  * A rendering with placeholders for values and embedded fragments: fill()
  * gives what renderCanonical gives for the element built with those values and
@@ -249,7 +253,7 @@ export class RenderingTemplate {
     if (fragments.length !== this.#fragmentShapes.length) throw internal(`a template of ${this.#fragmentShapes.length} fragments filled with ${fragments.length}`);
     // The placeholder passed embed()'s checks in this place; a fragment of the same shape passes them too.
     fragments.forEach((fragment, index) => {
-      if (fragmentShape(fragment) !== this.#fragmentShapes[index]) throw internal(`fragment ${index} is not canonical where the template embeds it`);
+      if (fragment.shape !== this.#fragmentShapes[index]) throw internal(`fragment ${index} is not canonical where the template embeds it`);
     });
     const beforeSlot = fillParts(this.#before, values, fragments);
     const afterSlot = fillParts(this.#after, values, fragments);
@@ -274,7 +278,7 @@ export function renderTemplate(
   const shapes: string[] = [];
   const fragment = (index: number, like: CanonicalFragment): CanonicalFragment => {
     if (index !== shapes.length) throw internal('template fragments are numbered in the order they are built');
-    shapes.push(fragmentShape(like));
+    shapes.push(like.shape);
     return new CanonicalFragment(`${HOLE_START}${index}${FRAGMENT_END}`, like.bindings, like.inclusivePrefixList);
   };
   return new RenderingTemplate(renderIn(build(hole, fragment), context, inclusivePrefixes), values, shapes);

@@ -5,7 +5,6 @@ import { assertId } from './xml-builder.js';
 import { qualified, signEnveloped } from './signing.js';
 import { encryptAssertion } from './assertion-encryption.js';
 import {
-  fragmentShape,
   OpaqueMarkup,
   renderCanonical,
   renderTemplate,
@@ -230,6 +229,23 @@ function response(
 }
 
 /*
+ * Templates by shape. Shapes are few (which optional values are present, how many
+ * values each attribute has); past the limit an unusual shape is rendered the
+ * general way, so no input can grow a cache.
+ */
+const TEMPLATE_LIMIT = 256;
+
+/** The template compiled for `shape`, compiled on first use; undefined for a new shape once the cache is full. */
+function cachedTemplate<T>(cache: Map<string, T>, shape: string, compile: () => T): T | undefined {
+  let template = cache.get(shape);
+  if (template === undefined && cache.size < TEMPLATE_LIMIT) {
+    template = compile();
+    cache.set(shape, template);
+  }
+  return template;
+}
+
+/*
  * The success Response around a signed Assertion is filled into a template too
  * (signed or not, with or without InResponseTo, per shape of the Assertion it
  * carries): what responseDocument writes for it, byte for byte.
@@ -238,12 +254,8 @@ const responseTemplates = new Map<string, RenderingTemplate | CanonicalSigningTe
 
 function successResponse(input: SuccessResponseInput, assertionFragment: CanonicalFragment, key: SigningKey): string {
   const text = responseText(input);
-  const shape = `${text.inResponseTo === undefined ? '-' : 'r'}${input.signResponse ? 's' : '-'}${fragmentShape(assertionFragment)}`;
-  let template = responseTemplates.get(shape);
-  if (template === undefined) {
-    if (responseTemplates.size >= TEMPLATE_LIMIT) {
-      return responseDocument(input, status(STATUS.success, undefined, undefined), assertionFragment, input.signResponse, key);
-    }
+  const shape = `${text.inResponseTo === undefined ? '-' : 'r'}${input.signResponse ? 's' : '-'}${assertionFragment.shape}`;
+  const template = cachedTemplate(responseTemplates, shape, () => {
     const count = valueList(text, mapResponseText).length;
     const build: TemplateBuild = (value, fragment) =>
       response(
@@ -252,11 +264,11 @@ function successResponse(input: SuccessResponseInput, assertionFragment: Canonic
         fragment(0, assertionFragment),
         input.signResponse,
       );
-    template = input.signResponse
+    return input.signResponse
       ? new CanonicalSigningTemplate(build, count, 0, { inclusivePrefixes: INCLUSIVE_PREFIXES })
       : renderTemplate(build, count, INCLUSIVE_PREFIXES);
-    responseTemplates.set(shape, template);
-  }
+  });
+  if (template === undefined) return responseDocument(input, status(STATUS.success, undefined, undefined), assertionFragment, input.signResponse, key);
   const values = valueList(text, mapResponseText);
   return template instanceof CanonicalSigningTemplate
     ? template.sign(values, key, [assertionFragment]).toString()
@@ -357,23 +369,20 @@ function shapeOf(text: AssertionText): string {
  * Signed Assertions are filled into templates compiled once per shape
  * (canonical-signature.ts CanonicalSigningTemplate): rendering the ~40
  * elements of an Assertion, its SignedInfo and Signature cost ~45 µs a
- * sign-on, filling them a few. Shapes are few (optional values and attribute
- * value counts); past the limit an unusual shape is rendered the general way,
- * so no input can grow the cache.
+ * sign-on, filling them a few (cachedTemplate).
  */
-const TEMPLATE_LIMIT = 256;
 const assertionTemplates = new Map<string, CanonicalSigningTemplate>();
 
 function signedAssertion(text: AssertionText, key: SigningKey): CanonicalFragment {
-  const shape = shapeOf(text);
-  let template = assertionTemplates.get(shape);
-  if (template === undefined) {
-    if (assertionTemplates.size >= TEMPLATE_LIMIT) return signCanonical(assertion(text), key, { inclusivePrefixes: INCLUSIVE_PREFIXES });
-    template = new CanonicalSigningTemplate((value) => assertion(mapText(text, (_written, index) => value(index))), valueList(text, mapText).length, 0, {
-      inclusivePrefixes: INCLUSIVE_PREFIXES,
-    });
-    assertionTemplates.set(shape, template);
-  }
+  const template = cachedTemplate(
+    assertionTemplates,
+    shapeOf(text),
+    () =>
+      new CanonicalSigningTemplate((value) => assertion(mapText(text, (_written, index) => value(index))), valueList(text, mapText).length, 0, {
+        inclusivePrefixes: INCLUSIVE_PREFIXES,
+      }),
+  );
+  if (template === undefined) return signCanonical(assertion(text), key, { inclusivePrefixes: INCLUSIVE_PREFIXES });
   return template.sign(valueList(text, mapText), key);
 }
 

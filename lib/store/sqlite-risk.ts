@@ -59,7 +59,7 @@ export class SqliteRiskRepository implements RiskRepository {
   }
 
   async learn(agentId: string, event: RiskEvent, rolesToTell: readonly string[], spEntityId: string): Promise<void> {
-    this.learnTx.immediate(agentId, event, rolesToTell, spEntityId);
+    this.learnWithin({ agentId, event, rolesToTell, spEntityId });
   }
 
   /** learn(), inside the caller's transaction on this connection (as a savepoint). */
