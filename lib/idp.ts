@@ -7,7 +7,8 @@ import type { RequestListener } from 'node:http';
 import type { Config } from './config/index.js';
 import { systemClock, type Clock } from './common/clock.js';
 import { createLogger, type Logger } from './common/log.js';
-import { openGroupCommitDatabase, openSqliteStore, sqliteStore, startCheckpointThread, withBatchedWrites, type Store } from './store/index.js';
+import type { RiskRepository } from './risk/risk-repository.js';
+import { openGroupCommitDatabase, openSqliteStore, sqliteStore, startCheckpointThread, withBatchedWrites, withSnapshotReads, type Store } from './store/index.js';
 import { loadKeyEncryptionKey, loadOrCreateIdpKeys, rotateIfDue, type IdpKeys, type KeyTransition } from './keys/index.js';
 import { createAgentAuthenticator } from './agents/index.js';
 import { AuditCheckpointer, chainedAuditLog, type AuditLog, type ChainedAuditLog } from './audit/index.js';
@@ -106,6 +107,11 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
     // Concurrent sign-ons' session and replay writes share one transaction per turn of the event loop.
     const signOnStore = {
       ...signOnRepositories,
+      // Its reads share one read transaction per turn (group-commit.ts, read).
+      agents: withSnapshotReads(signOnRepositories.agents, ['findByCertificate', 'getByUserName'], signOnDb),
+      credentials: withSnapshotReads(signOnRepositories.credentials, ['find'], signOnDb),
+      serviceProviders: withSnapshotReads(signOnRepositories.serviceProviders, ['get'], signOnDb),
+      tasks: withSnapshotReads(signOnRepositories.tasks, ['get'], signOnDb),
       // A sign-on's session, learning and audit entry are one write; every write of the turn shares one commit.
       issuance: durableAfterIssue(withBatchedWrites(signOnRepositories.issuance, ['issue'], signOnDb), signOnDb.durable),
       replay: withBatchedWrites(signOnRepositories.replay, ['checkAndStore'], signOnDb),
@@ -144,8 +150,15 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
       extraCaCertificates: options.trustedCaCertificates ?? [],
     });
     signOnAuditLog.onAppended((head) => auditCheckpoints.noteHead(head.seq));
-    // Policy and risk (issue 7): the sign-on path reads and learns baselines on its own connection,
-    // the baseline write batched with that turn's session writes.
+    // Policy and risk (issue 7): the sign-on path reads baselines in its turn's snapshot and learns
+    // them in its batch (issuance). The policy's own rare writes, a hold with its revocations and
+    // approvals, are not batched: they commit on the main connection, synced, by themselves.
+    const signOnRisk: RiskRepository = {
+      load: (agentId, groupIds, spEntityId) => signOnDb.read(() => signOnRepositories.risk.load(agentId, groupIds, spEntityId)),
+      learn: (agentId, event, rolesToTell, spEntityId) => store.risk.learn(agentId, event, rolesToTell, spEntityId),
+      storeBaseline: (agentId, baseline, at) => store.risk.storeBaseline(agentId, baseline, at),
+      revokeAgent: (agentId, at, reason) => store.risk.revokeAgent(agentId, at, reason),
+    };
     const alertDispatcher = new AlertDispatcher({
       outbox: store.alertOutbox,
       clock,
@@ -163,8 +176,8 @@ export async function createIdp(options: IdpOptions): Promise<Idp> {
     });
     const signOnPolicy = new PolicyEnforcer({
       policy: config.policy,
-      risk: signOnRepositories.risk,
-      approvals: signOnRepositories.approvals,
+      risk: signOnRisk,
+      approvals: store.approvals,
       audit: signOnAudit,
       logger,
       alerts,

@@ -5,9 +5,10 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { openGroupCommitDatabase, sqliteStore, withBatchedWrites, DATABASE_FILE, type GroupCommitDatabase } from '../lib/store/index.js';
+import { openGroupCommitDatabase, sqliteStore, withBatchedWrites, withSnapshotReads, DATABASE_FILE, type GroupCommitDatabase } from '../lib/store/index.js';
 import type { Session } from '../lib/sessions/session.js';
 import { openTaskRecord, settled } from './support/store-fixtures.js';
+import { checkpointWal } from '../lib/store/wal-checkpoint.js';
 
 /*
  * The sign-on path's connection: commits are not synced one by one, so these
@@ -212,6 +213,55 @@ describe('group commit on the sign-on connection', function () {
     });
   });
 
+  describe('read()', function () {
+    it('gives the reads of one turn one snapshot: what another connection commits meanwhile is seen from the next turn', async function () {
+      const { agentId } = await agentWithTask();
+      const tasks = withSnapshotReads(sqliteStore(database.db).tasks, ['get'], database);
+      const other = new Database(path.join(dataDir, DATABASE_FILE));
+      try {
+        const later = openTaskRecord(agentId, new Date());
+        assert.equal(await tasks.get(later.id), undefined);
+        await sqliteStore(other).tasks.create(later);
+        assert.equal(await tasks.get(later.id), undefined, 'a read later in the same turn saw a newer commit');
+        await turn();
+        assert.equal((await tasks.get(later.id))?.id, later.id);
+      } finally {
+        other.close();
+      }
+    });
+
+    it("ends the snapshot before the turn's batch, and reads after the batch see its writes", async function () {
+      const { agentId, taskId } = await agentWithTask();
+      const repositories = sqliteStore(database.db);
+      const tasks = withSnapshotReads(repositories.tasks, ['get'], database);
+      const sessions = withBatchedWrites(repositories.sessions, ['createIfTaskOpen'], database);
+      const written = session(agentId, taskId);
+      assert.equal((await tasks.get(taskId))?.id, taskId);
+      assert.equal(await sessions.createIfTaskOpen(written, new Date()), true);
+      assert.equal((await tasks.get(taskId))?.id, taskId);
+      assert.equal((await repositories.sessions.get(written.id))?.id, written.id);
+    });
+
+    it('commits a write that was not batched, made while the snapshot was open, before the sync durable() starts', async function () {
+      const { agentId, taskId } = await agentWithTask();
+      const repositories = sqliteStore(database.db);
+      const tasks = withSnapshotReads(repositories.tasks, ['get'], database);
+      const observer = new Database(path.join(dataDir, DATABASE_FILE), { readonly: true });
+      try {
+        const seen = (id: string) => observer.prepare('SELECT count(*) FROM sessions WHERE id = ?').pluck().get(id);
+        const written = session(agentId, taskId);
+        await tasks.get(taskId);
+        assert.equal(await repositories.sessions.createIfTaskOpen(written, new Date()), true);
+        assert.equal(seen(written.id), 0, 'inside the open snapshot the write is not committed yet');
+        const synced = database.durable();
+        assert.equal(seen(written.id), 1, 'durable() started its sync before the write was committed');
+        await synced;
+      } finally {
+        observer.close();
+      }
+    });
+  });
+
   it('never checkpoints inside a commit; checkpoint() does, without blocking writers', function () {
     database.db.exec('CREATE TABLE probe (n INTEGER, pad TEXT)');
     const insert = database.db.prepare('INSERT INTO probe VALUES (?, ?)');
@@ -222,6 +272,41 @@ describe('group commit on the sign-on connection', function () {
     const result = database.checkpoint();
     assert.ok(result.walPages > 1_500);
     assert.equal(result.checkpointed, result.walPages);
+  });
+
+  it('tries a RESTART without holding writers back: between tries others commit, and the WAL restarts once its reader is done', function () {
+    const limit = 256 * 1024;
+    const small = openGroupCommitDatabase(dataDir, { restartWalBytes: limit });
+    const reader = new Database(path.join(dataDir, DATABASE_FILE));
+    const writer = new Database(path.join(dataDir, DATABASE_FILE));
+    try {
+      small.db.exec('CREATE TABLE probe (n INTEGER, pad TEXT)');
+      const insert = small.db.prepare('INSERT INTO probe VALUES (?, ?)');
+      for (let i = 0; i < 300; i++) insert.run(i, 'x'.repeat(4_000));
+      // A reader inside the WAL: no RESTART can succeed until it is done.
+      reader.prepare('BEGIN').run();
+      reader.prepare('SELECT count(*) FROM probe').pluck().get();
+      writer.pragma('busy_timeout = 0');
+      const write = writer.prepare('INSERT INTO probe VALUES (?, ?)');
+      assert.equal(checkpointWal(small.db, limit).restarted, false, 'without a pause, one try');
+      let pauses = 0;
+      const started = performance.now();
+      const result = checkpointWal(small.db, limit, () => {
+        pauses += 1;
+        // SQLITE_BUSY here would mean the checkpoint kept the write lock between its tries.
+        write.run(1_000 + pauses, 'w');
+        if (pauses === 3) reader.prepare('COMMIT').run();
+      });
+      assert.equal(pauses, 3);
+      assert.equal(result.restarted, true);
+      // The connection's busy timeout is 5 s: a try that waited on the reader would have taken that long.
+      assert.ok(performance.now() - started < 2_000, `the tries took ${Math.round(performance.now() - started)} ms`);
+      assert.equal(small.db.prepare('SELECT count(*) FROM probe').pluck().get(), 303);
+    } finally {
+      reader.close();
+      writer.close();
+      small.close();
+    }
   });
 
   it('restarts a WAL that outgrew its limit, cutting the file back, once its readers are done', function () {

@@ -32,12 +32,18 @@ function open(): Database.Database | undefined {
   }
 }
 
+const pauseCell = new Int32Array(new SharedArrayBuffer(4));
+/** Blocks this thread (only the checkpoints run on it) between RESTART tries. */
+function pauseThisThread(ms: number): void {
+  Atomics.wait(pauseCell, 0, 0, ms);
+}
+
 const db = open();
 // Without a connection the thread has nothing to wait for and ends; stop() then finds it gone.
 if (db) {
   const timer = setInterval(() => {
     try {
-      checkpointWal(db, settings.restartWalBytes);
+      checkpointWal(db, settings.restartWalBytes, pauseThisThread);
     } catch (error) {
       parentPort?.postMessage({ error: `WAL checkpoint failed: ${String(error)}` });
     }

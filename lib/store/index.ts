@@ -89,5 +89,5 @@ export function sqliteStore(db: SqliteDatabase): Store {
 }
 
 export { DATABASE_FILE } from './database.js';
-export { openGroupCommitDatabase, withBatchedWrites, type GroupCommitDatabase } from './group-commit.js';
+export { openGroupCommitDatabase, withBatchedWrites, withSnapshotReads, type GroupCommitDatabase } from './group-commit.js';
 export { startCheckpointThread, type CheckpointThread } from './wal-checkpoint.js';
