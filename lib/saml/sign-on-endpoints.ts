@@ -17,6 +17,7 @@ import {
   type SignOnDeps,
   type TrustedSignOnRequest,
 } from './sign-on.js';
+import { utf8Base64 } from '../common/base64.js';
 
 /*
  * The sign-on endpoints over plain node:http requests and responses, so that
@@ -137,7 +138,7 @@ function refuseToAcs(deps: SignOnEndpointDeps, req: IncomingMessage, res: Server
   const status = shape.httpStatus === 400 ? 400 : error.code === 'internal' ? 500 : 403;
   deliver(deps, req, res, status, {
     acsUrl: trusted.acs.location,
-    samlResponse: Buffer.from(xml, 'utf8').toString('base64'),
+    samlResponse: utf8Base64(xml),
     relayState: trusted.relayState,
     spEntityId: trusted.sp.entityId,
   });

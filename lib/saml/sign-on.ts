@@ -30,6 +30,7 @@ import {
 import { agentAttributes } from './agent-attributes.js';
 import { NAMEID_FORMAT } from './namespaces.js';
 import { AUTHN_CONTEXT, buildSuccessResponse } from './response.js';
+import { utf8Base64 } from '../common/base64.js';
 
 export interface SignOnDeps {
   readonly config: Config;
@@ -240,7 +241,7 @@ export async function signOn(
   );
   return {
     acsUrl: trusted.acs.location,
-    samlResponse: Buffer.from(samlResponse, 'utf8').toString('base64'),
+    samlResponse: utf8Base64(samlResponse),
     relayState: trusted.relayState,
     sessionId: session.id,
     assertionId: session.assertionId,

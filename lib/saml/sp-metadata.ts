@@ -35,9 +35,17 @@ function invalid(message: string): TesseraError {
   return new TesseraError('sp_metadata_invalid', message);
 }
 
+/** Endpoints already judged: every sign-on asks of its SP's (cached) endpoints, and parsing the URL is most of the answer. */
+const usableAcs = new WeakMap<SpEndpoint, boolean>();
+
 /** The only ACS endpoints an assertion is ever delivered to. */
 export function isUsableAssertionConsumerService(endpoint: SpEndpoint): boolean {
-  return endpoint.binding === BINDINGS.post && isHttpsUrl(endpoint.location);
+  let usable = usableAcs.get(endpoint);
+  if (usable === undefined) {
+    usable = endpoint.binding === BINDINGS.post && isHttpsUrl(endpoint.location);
+    usableAcs.set(endpoint, usable);
+  }
+  return usable;
 }
 
 function isHttpsUrl(location: string): boolean {
