@@ -271,10 +271,11 @@ async function main(): Promise<void> {
     baselines = { ...signing, ...storage };
   }
 
-  // Growing the fleet-scale copy leaves gigabytes of dirty pages that the kernel writes back
-  // on its own schedule: the first two-worker rounds after it ran with that writeback on the same
-  // disk and CPUs (1,397 and 1,643/s at 1,140 and 988 µs of server CPU per sign-on, against
-  // 2,277 and 2,198/s a round later). So it is flushed before anything is measured.
+  // Growing the fleet-scale copy leaves gigabytes of dirty pages that the kernel writes back on
+  // its own schedule, on the disk and CPUs the measured runs use: they are flushed before anything
+  // is measured. (Two runs without this saw their first two-worker round at 1,397 and 1,643/s,
+  // 1,140 and 988 µs of server CPU per sign-on, against 2,277 and 2,198/s a round later; the first
+  // run with it, 2,284/s. The writeback is a suspect, not a proven cause.)
   const settleDisk = (what: string): void => {
     const t0 = performance.now();
     execFileSync('sync');
