@@ -242,6 +242,17 @@ describe('group commit on the sign-on connection', function () {
       assert.equal((await repositories.sessions.get(written.id))?.id, written.id);
     });
 
+    it('reads inside a transaction already open on the connection as part of it', async function () {
+      const { taskId } = await agentWithTask();
+      const tasks = withSnapshotReads(sqliteStore(database.db).tasks, ['get'], database);
+      let inside: ReturnType<typeof tasks.get> | undefined;
+      database.db.transaction(() => {
+        inside = tasks.get(taskId);
+      })();
+      assert.equal((await inside!)?.id, taskId);
+      assert.equal((await tasks.get(taskId))?.id, taskId);
+    });
+
     it('commits a write that was not batched, made while the snapshot was open, before the sync durable() starts', async function () {
       const { agentId, taskId } = await agentWithTask();
       const repositories = sqliteStore(database.db);

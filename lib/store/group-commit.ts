@@ -23,7 +23,7 @@ import { checkpointWal, RESTART_WAL_BYTES, type CheckpointResult } from './wal-c
  *
  * Checkpoints are taken off the request path too (wal-checkpoint.ts).
  *
- * The sign-on path's reads (its SP, agent, task and risk baseline) share one
+ * The sign-on path's reads (its SP, agent, credentials, task and risk baseline) share one
  * read transaction per turn of the event loop (`read`). On its own each such
  * read is a transaction of its own: file locks and a look at the WAL index,
  * ~8 µs against ~1 µs for the lookup itself on this class of machine. The
@@ -222,7 +222,8 @@ export function openGroupCommitDatabase(dataDir: string, options: { readonly res
       });
     },
     read<T>(read: () => T): T {
-      if (!snapshotOpen) {
+      // Inside a transaction already open on this connection (a batch's write), the read is simply part of it.
+      if (!snapshotOpen && !db.inTransaction) {
         beginSnapshot.run();
         snapshotOpen = true;
         setImmediate(endSnapshot);
