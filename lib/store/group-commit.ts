@@ -184,8 +184,9 @@ export function openGroupCommitDatabase(dataDir: string, options: { readonly res
     // Another process (a second worker) may hold the write lock. SQLite's busy handler would
     // sleep on this event loop (1 ms, 2 ms, 5 ms …) with every request of this process waiting;
     // instead the lock is tried once and, if taken, the batch waits its turn asynchronously.
-    // Through db.pragma() every time: SQLite applies this pragma when its statement is compiled.
-    db.pragma('busy_timeout = 0');
+    // Run as SQL every time, not through a prepared statement: SQLite applies this pragma when its
+    // statement is compiled. exec() compiles and runs it without a Statement object (1 µs, not 5).
+    db.exec('PRAGMA busy_timeout = 0');
     try {
       // better-sqlite3 runs each repository method's statements synchronously, inside this
       // transaction; a method that awaited before writing would simply commit on its own.
@@ -206,7 +207,7 @@ export function openGroupCommitDatabase(dataDir: string, options: { readonly res
       if (queued.length > 0) setImmediate(flushQueued);
       return;
     } finally {
-      db.pragma(`busy_timeout = ${busyTimeout}`);
+      db.exec(`PRAGMA busy_timeout = ${busyTimeout}`);
     }
     busyRetries = 0;
     batch.forEach((item, i) => outcomes[i]!.then(item.resolve, item.reject));
