@@ -16,7 +16,7 @@ import { FleetHistory } from '../scripts/bench/seed.js';
 import { runSteady } from '../scripts/bench/steady.js';
 import { explainStatements, readTrace } from '../scripts/bench/plans.js';
 import { spMetadata } from '../scripts/bench/fixtures.js';
-import { HttpsClient, startCeilingServer } from '../scripts/bench/server.js';
+import { HttpsClient, machineBusyShare, machineCpuTicks, startCeilingServer } from '../scripts/bench/server.js';
 import { openTask, provisionAgent, startTestIdp } from './support/harness.js';
 import { tessera } from './support/lifecycle-tools.js';
 
@@ -362,5 +362,21 @@ describe('bench: the one-CPU ceiling server (scripts/bench/ceiling-server.ts)', 
       await server.stop();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('bench: the whole machine\'s busy share (scripts/bench/server.ts)', () => {
+  it('counts idle and iowait as not busy, everything else as busy', () => {
+    assert.equal(machineBusyShare({ busy: 100, total: 400 }, { busy: 160, total: 500 }), 0.6);
+    assert.equal(machineBusyShare({ busy: 5, total: 5 }, { busy: 5, total: 5 }), 0);
+  });
+
+  it('sees one CPU kept busy for 300 ms as at least most of that CPU\'s share of the machine', () => {
+    const before = machineCpuTicks();
+    const end = performance.now() + 300;
+    while (performance.now() < end);
+    const share = machineBusyShare(before, machineCpuTicks());
+    // Other processes can only add to it; /proc/stat counts in 10 ms ticks, hence the margin.
+    assert.ok(share >= 0.7 / os.availableParallelism() && share <= 1, `busy share ${share}`);
   });
 });

@@ -13,7 +13,18 @@ import { runBaselines, runRatioBaselines, runStorageBaselines, signOnShape, type
 import { ecCredential, rsaCredential, spMetadata, type BenchSp } from './fixtures.js';
 import { runLoad, type LoadRequest, type LoadResult } from './load.js';
 import { runSteady } from './steady.js';
-import { inParallel, HttpsClient, pinThisProcess, processTreeCpuSeconds, startCeilingServer, startServer, tessera, type RunningServer } from './server.js';
+import {
+  inParallel,
+  HttpsClient,
+  machineBusyShare,
+  machineCpuTicks,
+  pinThisProcess,
+  processTreeCpuSeconds,
+  startCeilingServer,
+  startServer,
+  tessera,
+  type RunningServer,
+} from './server.js';
 import { Orchestrator } from './orchestrator.js';
 import { cycling, idpInitiated, spInitiatedPool, type JwtAgent } from './workloads.js';
 import { deprovisionTrials } from './deprovision.js';
@@ -344,11 +355,13 @@ async function main(): Promise<void> {
     await run(`${label} (warm-up)`, opts.warmupSeconds);
     const serverBefore = processTreeCpuSeconds(server.pid);
     const generatorBefore = process.cpuUsage();
+    const machineBefore = machineCpuTicks();
     const wallBefore = performance.now();
     const result = await run(label, opts.durationSeconds, progress);
     const wallSeconds = (performance.now() - wallBefore) / 1000;
     const serverSeconds = processTreeCpuSeconds(server.pid) - serverBefore;
     const generator = process.cpuUsage(generatorBefore);
+    const machineBusy = machineBusyShare(machineBefore, machineCpuTicks());
     const generatorSeconds = (generator.user + generator.system) / 1e6;
     const responses = Math.max(1, result.completed + result.non2xx);
     const machineSeconds = wallSeconds * availableParallelism();
@@ -361,13 +374,14 @@ async function main(): Promise<void> {
       generatorCpuMicrosPerResponse: (generatorSeconds * 1e6) / responses,
       serverMachineShare: serverSeconds / machineSeconds,
       generatorMachineShare: generatorSeconds / machineSeconds,
+      machineBusyShare: machineBusy,
       ...(spec.overallRate !== undefined ? { fixedRate: spec.overallRate } : {}),
     };
     progress(
       `${label}, ${server.workers} worker${server.workers === 1 ? '' : 's'}: ${Math.round(result.rps)} responses/s, p50 ${result.latencyMs.p50} ms, ` +
         `p99 ${result.latencyMs.p99} ms; CPU µs/response: server ${Math.round(figure.serverCpuMicrosPerResponse)}, ` +
         `load generator ${Math.round(figure.generatorCpuMicrosPerResponse)}; machine: server ${(figure.serverMachineShare * 100).toFixed(0)} %, ` +
-        `load generator ${(figure.generatorMachineShare * 100).toFixed(0)} %; non-2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts}`,
+        `load generator ${(figure.generatorMachineShare * 100).toFixed(0)} %, busy in all ${(machineBusy * 100).toFixed(0)} %; non-2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts}`,
     );
     if (result.non2xx + result.errors + result.timeouts > 0) {
       notes.push(`${label}: status codes ${JSON.stringify(result.statusCodes)}, errors ${result.errors}, timeouts ${result.timeouts}`);
@@ -560,7 +574,8 @@ async function main(): Promise<void> {
     finishedAt: new Date().toISOString(),
     notes: [
       'The load generator (autocannon, or the open-loop generator for held rates, in the bench process) and the IdP share the same CPUs; ' +
-        '"machine share" is each one\'s CPU time over the run\'s wall time × CPUs.',
+        '"machine share" is each one\'s CPU time over the run\'s wall time × CPUs; "busy in all" is the whole machine\'s (/proc/stat), ' +
+        'which adds the kernel\'s work outside any process (loopback TCP, block I/O) and anything else running.',
       `Each run: ${opts.warmupSeconds} s warm-up, then ${opts.durationSeconds} s measured, ${CONNECTIONS} keep-alive HTTPS connections unless stated.`,
       'Ratios are per core: a run on N workers against N times the single-core in-process baseline.',
       'Rounds alternate the configurations compared (two workers at ~100 and at fleet-scale stored sessions, one worker); targets use the mean of the rounds.',

@@ -22,6 +22,8 @@ export interface ScenarioFigure {
   /** Share of the machine (all CPUs over the run's wall time) the server and the load generator took. */
   readonly serverMachineShare: number;
   readonly generatorMachineShare: number;
+  /** Share of the machine busy over the run, whoever used it (/proc/stat): the two above plus the kernel's work outside any process. */
+  readonly machineBusyShare: number;
   /** Set when the load was held at this rate: throughput ratios then say nothing. */
   readonly fixedRate?: number;
 }
@@ -93,7 +95,7 @@ export function renderTable(report: BenchReport): string {
       'p99 ms',
       'server CPU µs/response',
       'load-generator CPU µs/response',
-      'machine share: server / load generator',
+      'machine share: server / load generator / busy in all',
       '× raw-sign limit (per core)',
       '× samlify (per core)',
       'non-2xx or failed',
@@ -112,7 +114,7 @@ export function renderTable(report: BenchReport): string {
         latency(scenario.load.latencyMs.p99),
         number(scenario.serverCpuMicrosPerResponse),
         number(scenario.generatorCpuMicrosPerResponse),
-        `${percent(scenario.serverMachineShare)} / ${percent(scenario.generatorMachineShare)}`,
+        `${percent(scenario.serverMachineShare)} / ${percent(scenario.generatorMachineShare)} / ${percent(scenario.machineBusyShare)}`,
         scenario.fixedRate === undefined ? ratio(perCore, raw) : '(held rate)',
         scenario.fixedRate === undefined ? ratio(perCore, samlify) : '(held rate)',
         String(scenario.load.non2xx + scenario.load.errors + scenario.load.timeouts),

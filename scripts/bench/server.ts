@@ -154,6 +154,31 @@ export function processTreeCpuSeconds(rootPid: number): number {
   return ticks / CLOCK_TICKS_PER_SECOND;
 }
 
+/** The machine's CPU time so far, all CPUs, from /proc/stat, in clock ticks: busy (everything but idle and iowait) and total. */
+export interface MachineCpuTicks {
+  readonly busy: number;
+  readonly total: number;
+}
+
+/**
+ * What the whole machine did, not only our processes: the kernel's network
+ * and block-I/O work on behalf of both ends (softirq, kworkers) lands in no
+ * process tree, and other tenants of the machine would show here too.
+ */
+export function machineCpuTicks(): MachineCpuTicks {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+  // cpu user nice system idle iowait irq softirq steal …
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1, 9).map(Number) as number[];
+  const busy = user! + nice! + system! + irq! + softirq! + steal!;
+  return { busy, total: busy + idle! + iowait! };
+}
+
+/** Share of the machine that was busy between two readings. */
+export function machineBusyShare(before: MachineCpuTicks, after: MachineCpuTicks): number {
+  const total = after.total - before.total;
+  return total > 0 ? (after.busy - before.busy) / total : 0;
+}
+
 function healthy(port: number, caPem: string): Promise<boolean> {
   return new Promise((resolve) => {
     const req = request(
