@@ -16,7 +16,7 @@ import { FleetHistory } from '../scripts/bench/seed.js';
 import { runSteady } from '../scripts/bench/steady.js';
 import { explainStatements, readTrace } from '../scripts/bench/plans.js';
 import { spMetadata } from '../scripts/bench/fixtures.js';
-import { HttpsClient, machineBusyShare, machineCpuTicks, startCeilingServer } from '../scripts/bench/server.js';
+import { HttpsClient, machineBusyShare, machineCpuTicks, parseProcStat, startCeilingServer } from '../scripts/bench/server.js';
 import { openTask, provisionAgent, startTestIdp } from './support/harness.js';
 import { tessera } from './support/lifecycle-tools.js';
 
@@ -367,6 +367,10 @@ describe('bench: the one-CPU ceiling server (scripts/bench/ceiling-server.ts)', 
 
 describe('bench: the whole machine\'s busy share (scripts/bench/server.ts)', () => {
   it('counts idle and iowait as not busy, everything else as busy', () => {
+    //                       user nice system idle iowait irq softirq steal guest guest_nice
+    const ticks = parseProcStat('cpu  100 5 50 1000 20 3 7 11 40 0\ncpu0 50 2 25 500 10 1 3 5 20 0\n');
+    assert.deepEqual(ticks, { busy: 100 + 5 + 50 + 3 + 7 + 11, total: 100 + 5 + 50 + 3 + 7 + 11 + 1000 + 20 });
+    assert.throws(() => parseProcStat('intr 1 2 3\n'), /unexpected first line/);
     assert.equal(machineBusyShare({ busy: 100, total: 400 }, { busy: 160, total: 500 }), 0.6);
     assert.equal(machineBusyShare({ busy: 5, total: 5 }, { busy: 5, total: 5 }), 0);
   });

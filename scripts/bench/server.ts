@@ -166,11 +166,19 @@ export interface MachineCpuTicks {
  * process tree, and other tenants of the machine would show here too.
  */
 export function machineCpuTicks(): MachineCpuTicks {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
-  // cpu user nice system idle iowait irq softirq steal …
-  const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1, 9).map(Number) as number[];
-  const busy = user! + nice! + system! + irq! + softirq! + steal!;
-  return { busy, total: busy + idle! + iowait! };
+  return parseProcStat(readFileSync('/proc/stat', 'utf8'));
+}
+
+/** The all-CPU line of /proc/stat: `cpu user nice system idle iowait irq softirq steal …` (guest time is already in user). */
+export function parseProcStat(text: string): MachineCpuTicks {
+  const fields = (text.split('\n', 1)[0] ?? '').trim().split(/\s+/);
+  const ticks = fields.slice(1, 9).map(Number);
+  if (fields[0] !== 'cpu' || ticks.length < 8 || ticks.some((n) => !Number.isFinite(n))) {
+    throw new Error(`unexpected first line in /proc/stat: ${fields.join(' ')}`);
+  }
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = ticks as [number, number, number, number, number, number, number, number];
+  const busy = user + nice + system + irq + softirq + steal;
+  return { busy, total: busy + idle + iowait };
 }
 
 /** Share of the machine that was busy between two readings. */
