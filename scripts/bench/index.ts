@@ -287,8 +287,9 @@ async function main(): Promise<void> {
   // Growing the fleet-scale copy leaves gigabytes of dirty pages that the kernel writes back on
   // its own schedule, on the disk and CPUs the measured runs use: they are flushed before anything
   // is measured. (Two runs without this saw their first two-worker round at 1,397 and 1,643/s,
-  // 1,140 and 988 µs of server CPU per sign-on, against 2,277 and 2,198/s a round later; the first
-  // run with it, 2,284/s. The writeback is a suspect, not a proven cause.)
+  // 1,140 and 988 µs of server CPU per sign-on, against 2,277 and 2,198/s a round later. The
+  // writeback was a suspect; --trace-gc later showed this process's own garbage collection in that
+  // round, which settleHeap below now does beforehand. The sync stays: it costs ~0.1–1 s.)
   const settleDisk = (what: string): void => {
     const t0 = performance.now();
     execFileSync('sync');
