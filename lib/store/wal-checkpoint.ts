@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { SqliteDatabase } from './database.js';
+import { withoutBusyWait, type SqliteDatabase } from './database.js';
 
 /*
  * WAL checkpoints, off the request path. A checkpoint copies committed pages
@@ -45,17 +45,14 @@ export function checkpointWal(db: SqliteDatabase, restartWalBytes: number = REST
   const passive = run('PASSIVE');
   if (passive.log * pageSize < restartWalBytes) return { walPages: passive.log, checkpointed: passive.checkpointed, restarted: false };
   const busyTimeout = db.pragma('busy_timeout', { simple: true }) as number;
-  db.pragma('busy_timeout = 0');
-  try {
+  return withoutBusyWait(db, busyTimeout, () => {
     const tries = pause ? RESTART_TRIES : 1;
     for (let attempt = 1; ; attempt++) {
       const restart = run('RESTART');
       if (restart.busy === 0 || attempt >= tries) return { walPages: restart.log, checkpointed: restart.checkpointed, restarted: restart.busy === 0 };
       pause?.(RESTART_PAUSE_MS);
     }
-  } finally {
-    db.pragma(`busy_timeout = ${busyTimeout}`);
-  }
+  });
 }
 
 export interface CheckpointThread {
