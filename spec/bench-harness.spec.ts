@@ -16,6 +16,8 @@ import { FleetHistory } from '../scripts/bench/seed.js';
 import { runSteady } from '../scripts/bench/steady.js';
 import { explainStatements, readTrace } from '../scripts/bench/plans.js';
 import { spMetadata } from '../scripts/bench/fixtures.js';
+import { checkTargets } from '../scripts/bench/targets.js';
+import type { ScenarioFigure } from '../scripts/bench/report.js';
 import { HttpsClient, machineBusyShare, machineCpuTicks, parseProcStat, startCeilingServer } from '../scripts/bench/server.js';
 import { openTask, provisionAgent, startTestIdp } from './support/harness.js';
 import { tessera } from './support/lifecycle-tools.js';
@@ -319,14 +321,40 @@ describe('bench: query plans and the SQL trace (scripts/bench/plans.ts, sql-trac
   });
 });
 
-describe('bench: the one-CPU ceiling server (scripts/bench/ceiling-server.ts)', function () {
+/** The processes whose parent is `pid`, from /proc. */
+function childProcesses(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) children.push(Number(entry));
+    } catch {
+      // The process ended while the directory was read.
+    }
+  }
+  return children;
+}
+
+const processAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe('bench: the ceiling server (scripts/bench/ceiling-server.ts)', function () {
   this.timeout(30_000);
 
-  it('answers each mTLS request with a fresh RSA signature of the SignedInfo, in an answer of the sign-on size', async () => {
+  const signedInfo = Buffer.from('<ds:SignedInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#">…</ds:SignedInfo>');
+
+  /** Starts the ceiling server as the bench does; returns it with what checks its answers need. */
+  async function startTestCeiling(placement: { cpus: string } | { workers: number }) {
     const tls = await generateSelfSigned({ commonName: 'localhost', validDays: 1, subjectAltNames: ['localhost', '127.0.0.1'], now: new Date() });
     const signing = await generateSelfSigned({ commonName: 'bench-signing', validDays: 1, now: new Date() });
     const client = await generateSelfSigned({ commonName: 'bench-agent', validDays: 1, now: new Date() });
-    const signedInfo = Buffer.from('<ds:SignedInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#">…</ds:SignedInfo>');
     const dir = mkdtempSync(path.join(os.tmpdir(), 'tessera-ceiling-'));
     const port = await new Promise<number>((resolve) => {
       const probe = createNetServer().listen(0, '127.0.0.1', () => {
@@ -336,7 +364,7 @@ describe('bench: the one-CPU ceiling server (scripts/bench/ceiling-server.ts)', 
     });
     const server = await startCeilingServer({
       dir,
-      cpus: '0',
+      ...('cpus' in placement ? { cpus: placement.cpus } : {}),
       spec: {
         port,
         tlsKeyPem: tls.privateKeyPem,
@@ -344,24 +372,102 @@ describe('bench: the one-CPU ceiling server (scripts/bench/ceiling-server.ts)', 
         signingKeyPem: signing.privateKeyPem,
         signedInfoBase64: signedInfo.toString('base64'),
         bodyBytes: 9_000,
+        ...('workers' in placement ? { workers: placement.workers } : {}),
       },
     });
-    try {
-      const https = new HttpsClient(server, { cert: client.certificatePem, key: client.privateKeyPem });
-      const answers = [await https.send('GET', '/saml/sso/initiate', {}), await https.send('GET', '/saml/sso/initiate', {})];
-      https.close();
-      const publicKey = new X509Certificate(signing.certificatePem).publicKey;
-      for (const answer of answers) {
-        assert.equal(answer.status, 200);
-        assert.equal(Buffer.byteLength(answer.body), 9_000);
-        const response = answer.json<{ SAMLResponse: string }>().SAMLResponse;
-        const signature = Buffer.from(response.slice(-344), 'base64');
-        assert.ok(verify('sha256', signedInfo, publicKey, signature), 'the answer ends with an RSA-SHA256 signature of the SignedInfo');
+    const publicKey = new X509Certificate(signing.certificatePem).publicKey;
+    /** Asks on `connections` connections of their own; asserts every answer is a sign-on-sized one ending in a valid signature. */
+    const askAndCheck = async (connections: number): Promise<void> => {
+      const clients = Array.from({ length: connections }, () => new HttpsClient(server, { cert: client.certificatePem, key: client.privateKeyPem }));
+      try {
+        const answers = await Promise.all(clients.map((https) => https.send('GET', '/saml/sso/initiate', {})));
+        for (const answer of answers) {
+          assert.equal(answer.status, 200);
+          assert.equal(Buffer.byteLength(answer.body), 9_000);
+          const response = answer.json<{ SAMLResponse: string }>().SAMLResponse;
+          const signature = Buffer.from(response.slice(-344), 'base64');
+          assert.ok(verify('sha256', signedInfo, publicKey, signature), 'the answer ends with an RSA-SHA256 signature of the SignedInfo');
+        }
+      } finally {
+        for (const https of clients) https.close();
       }
-    } finally {
+    };
+    const stop = async (): Promise<void> => {
       await server.stop();
       rmSync(dir, { recursive: true, force: true });
+    };
+    return { server, askAndCheck, stop };
+  }
+
+  it('answers each mTLS request with a fresh RSA signature of the SignedInfo, in an answer of the sign-on size', async () => {
+    const ceiling = await startTestCeiling({ cpus: '0' });
+    try {
+      assert.equal(ceiling.server.workers, 1);
+      assert.deepEqual(childProcesses(ceiling.server.pid), [], 'one worker is the process itself');
+      await ceiling.askAndCheck(2);
+    } finally {
+      await ceiling.stop();
     }
+  });
+
+  it('runs two node:cluster workers under its primary when asked for two, answers through them, and stops them all', async () => {
+    const ceiling = await startTestCeiling({ workers: 2 });
+    let workers: number[] = [];
+    try {
+      assert.equal(ceiling.server.workers, 2);
+      workers = childProcesses(ceiling.server.pid);
+      assert.equal(workers.length, 2, 'two worker processes under the primary');
+      await ceiling.askAndCheck(8);
+    } finally {
+      await ceiling.stop();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.deepEqual(workers.filter(processAlive), [], 'no worker outlives the stopped server');
+  });
+});
+
+describe('bench: the targets of issue 6 (scripts/bench/targets.ts)', () => {
+  const figure = (rps: number, p99 = 10): ScenarioFigure => ({
+    id: 'x',
+    label: 'x',
+    workers: 1,
+    load: { name: 'x', durationSeconds: 10, connections: 64, completed: rps * 10, rps, latencyMs: { p50: 1, p90: 5, p99, max: p99 }, non2xx: 0, errors: 0, timeouts: 0, statusCodes: { '200': rps * 10 } },
+    serverCpuMicrosPerResponse: 500,
+    generatorCpuMicrosPerResponse: 100,
+    serverMachineShare: 0.5,
+    generatorMachineShare: 0.1,
+    machineBusyShare: 0.6,
+  });
+  const input = {
+    rawSign: undefined,
+    rawSignTwoCores: undefined,
+    samlify: undefined,
+    deprovision: [],
+    reference: [figure(2_200), figure(2_260)],
+    scaled: [],
+    oneCore: [figure(1_800)],
+    oneCoreBaselines: [],
+    heldRate: figure(1_000, 67.7),
+    ceilings: [figure(2_400), figure(2_600)],
+    storedSessions: undefined,
+  };
+  const find = (targets: ReturnType<typeof checkTargets>, start: string) => targets.find((t) => t.name.startsWith(start))!;
+
+  it('sets the two-core figure and the held-rate tail beside what the ceiling server reached on the same machine, without changing the verdict', () => {
+    const targets = checkTargets({ ...input, twoWorkerCeilings: [figure(3_700), figure(3_800)], heldCeiling: figure(1_000, 8.25) });
+    const twoCores = find(targets, 'two cores');
+    assert.equal(twoCores.met, false);
+    assert.match(twoCores.measured, /^1\.24× /);
+    assert.match(twoCores.measured, /on two workers against one pinned CPU, same rounds: 1\.50× \(3,750\/s against 2,500\/s\)/);
+    const held = find(targets, 'p99 latency');
+    assert.equal(held.met, false);
+    assert.match(held.measured, /^67\.7 ms .*the ceiling server on two workers at the same rate: 8\.3 ms$/);
+  });
+
+  it('says nothing of the ceiling when the run did not measure it on two workers', () => {
+    const targets = checkTargets({ ...input, twoWorkerCeilings: [], heldCeiling: undefined });
+    assert.doesNotMatch(find(targets, 'two cores').measured, /ceiling/);
+    assert.doesNotMatch(find(targets, 'p99 latency').measured, /ceiling/);
   });
 });
 

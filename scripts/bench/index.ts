@@ -432,14 +432,17 @@ async function main(): Promise<void> {
     mtls: false,
   });
 
-  const startCeiling = async (cpus: string): Promise<RunningServer> => {
+  // On one pinned CPU, or unpinned with two workers as the IdP's two-worker rounds run.
+  const startCeiling = async (placement: { cpus: string } | { workers: number }): Promise<RunningServer> => {
     const tls = await generateSelfSigned({ commonName: 'localhost', subjectAltNames: ['localhost', '127.0.0.1'], validDays: 2, now: new Date() });
     const shape = signOnShape(idpKeys.signing, issuer, assertionSignedSp);
-    progress(`starting the one-CPU ceiling server (answers of ${shape.answerBytes.toLocaleString('en-US')} bytes)`);
+    const where = 'cpus' in placement ? `pinned to CPU ${placement.cpus}` : `${placement.workers} workers, unpinned`;
+    progress(`starting the ceiling server, ${where} (answers of ${shape.answerBytes.toLocaleString('en-US')} bytes)`);
     return startCeilingServer({
       dir: path.join(root, 'ceiling'),
-      cpus,
+      ...('cpus' in placement ? { cpus: placement.cpus } : {}),
       spec: {
+        ...('workers' in placement ? { workers: placement.workers } : {}),
         port: await freePort(),
         tlsKeyPem: tls.privateKeyPem,
         tlsCertificatePem: tls.certificatePem,
@@ -461,6 +464,8 @@ async function main(): Promise<void> {
   /** Raw signing and samlify measured on the server's CPU just before each one-core round. */
   const oneCoreBaselines: RatioBaselines[] = [];
   const ceilings: ScenarioFigure[] = [];
+  /** The same ceiling on two workers, unpinned, one per two-worker round: how far this machine lets any signing server scale. */
+  const twoWorkerCeilings: ScenarioFigure[] = [];
   const storedSessions = seeding?.fleet.sessions;
   const rounds = want('idp-2w') || want('scale') || want('idp-1w') || want('sp-jwt') ? opts.rounds : 0;
   for (let round = 1; round <= rounds; round++) {
@@ -473,6 +478,11 @@ async function main(): Promise<void> {
     if (want('idp-2w')) {
       await switchTo(smallDir, 2, `idp-2w-r${round}`);
       reference.push(await measure(`idp-mtls-2w-r${round}`, `IdP-initiated, mTLS, assertion signed, ~100 stored sessions (round ${round})`, idpLoad(assertionSignedSp)));
+      await server.stop();
+      server = await startCeiling({ workers: 2 });
+      twoWorkerCeilings.push(
+        await measure(`tls-sign-ceiling-2w-r${round}`, `Ceiling: HTTPS + mTLS + one RSA-2048 signature, no IdP logic, 2 workers (round ${round})`, idpLoad(assertionSignedSp)),
+      );
       await server.stop();
     }
     if (want('scale')) {
@@ -521,7 +531,7 @@ async function main(): Promise<void> {
         await server.stop();
         // The ceiling of the same CPU: TLS, HTTP and the RSA signature alone, same answer size (ceiling-server.ts).
         if (want('idp-1w')) {
-          server = await startCeiling(serverCpu);
+          server = await startCeiling({ cpus: serverCpu });
           ceilings.push(
             await measure(`tls-sign-ceiling-1w-r${round}`, `Ceiling: HTTPS + mTLS + one RSA-2048 signature, no IdP logic, pinned to 1 CPU (round ${round})`, idpLoad(assertionSignedSp)),
           );
@@ -564,6 +574,17 @@ async function main(): Promise<void> {
     }
     await server.stop();
   }
+  // What a held 1,000/s asks of this machine for a server that only terminates mTLS and signs.
+  let heldCeiling: ScenarioFigure | undefined;
+  if (want('held')) {
+    server = await startCeiling({ workers: 2 });
+    heldCeiling = await measure('tls-sign-ceiling-1000-2w', 'Ceiling: HTTPS + mTLS + one RSA-2048 signature, no IdP logic, 2 workers, held at 1,000/s (open loop)', {
+      ...idpLoad(assertionSignedSp),
+      connections: 64,
+      overallRate: 1_000,
+    });
+    await server.stop();
+  }
 
   let scimLists: ScimListFigure[] | undefined;
   if (want('scim-lists')) {
@@ -585,6 +606,8 @@ async function main(): Promise<void> {
     heldRate,
     oneCoreBaselines,
     ceilings,
+    twoWorkerCeilings,
+    heldCeiling,
     storedSessions,
   });
   const report: BenchReport = {

@@ -90,15 +90,23 @@ export async function startServer(options: {
 const CEILING_SERVER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'ceiling-server.js');
 
 /**
- * The one-CPU ceiling (ceiling-server.ts) as a RunningServer: the same kind of
- * process, pinned the same way, driven by the same load generator as the IdP.
+ * The ceiling (ceiling-server.ts) as a RunningServer: the same kind of process,
+ * pinned or not and with as many workers as the IdP it is compared with, driven
+ * by the same load generator.
  */
-export async function startCeilingServer(options: { dir: string; spec: CeilingServerSpec; cpus: string }): Promise<RunningServer> {
+export async function startCeilingServer(options: {
+  dir: string;
+  spec: CeilingServerSpec;
+  /** As `taskset -c` takes them; unpinned when absent (as the IdP's two-worker rounds run). */
+  cpus?: string;
+}): Promise<RunningServer> {
   mkdirSync(options.dir, { recursive: true, mode: 0o700 });
   // It holds a copy of the bench IdP's signing key: readable by this user only, removed with the bench's data.
   const specFile = path.join(options.dir, 'ceiling.json');
   writeFileSync(specFile, JSON.stringify(options.spec), { mode: 0o600 });
-  const child = spawn('taskset', ['-c', options.cpus, process.execPath, CEILING_SERVER, specFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const command = [process.execPath, CEILING_SERVER, specFile];
+  const [file, ...args] = options.cpus === undefined ? command : ['taskset', '-c', options.cpus, ...command];
+  const child = spawn(file!, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   await new Promise<void>((resolve, reject) => {
     child.stdout!.once('data', () => resolve());
@@ -108,7 +116,7 @@ export async function startCeilingServer(options: { dir: string; spec: CeilingSe
     pid: child.pid!,
     baseUrl: `https://localhost:${options.spec.port}`,
     port: options.spec.port,
-    workers: 1,
+    workers: options.spec.workers ?? 1,
     caPem: options.spec.tlsCertificatePem,
     stop: async () => {
       if (child.exitCode === null) child.kill('SIGTERM');
