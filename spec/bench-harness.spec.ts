@@ -12,7 +12,7 @@ import { DATABASE_FILE } from '../lib/store/index.js';
 import { openDatabase } from '../lib/store/database.js';
 import { generateSelfSigned } from '../lib/keys/index.js';
 import { FleetCertificates } from '../scripts/bench/fleet-certificates.js';
-import { FleetHistory } from '../scripts/bench/seed.js';
+import { FleetHistoryThread } from '../scripts/bench/fleet-thread.js';
 import { runSteady } from '../scripts/bench/steady.js';
 import { explainStatements, readTrace } from '../scripts/bench/plans.js';
 import { spMetadata } from '../scripts/bench/fixtures.js';
@@ -42,13 +42,13 @@ function schemaOf(dataDir: string): Array<{ type: string; name: string; sql: str
   }
 }
 
-describe('bench: fleet-scale copy (scripts/bench/seed.ts)', function () {
+describe('bench: fleet-scale copy (scripts/bench/seed.ts, played in its thread: fleet-thread.ts)', function () {
   this.timeout(120_000);
   let dataDir: string;
   let agentCertificate: { certPem: string; keyPem: string };
   let taskId: string;
   let spEntityId: string;
-  let fleet: FleetHistory;
+  let fleet: FleetHistoryThread | undefined;
 
   before(async () => {
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-seed-'));
@@ -67,7 +67,7 @@ describe('bench: fleet-scale copy (scripts/bench/seed.ts)', function () {
       await idp.close();
       rmSync(metadataFile, { force: true });
     }
-    fleet = await FleetHistory.grow(dataDir, {
+    fleet = await FleetHistoryThread.grow(dataDir, {
       agents: 300,
       sessions: 3_000,
       liveShare: 0.03,
@@ -77,7 +77,10 @@ describe('bench: fleet-scale copy (scripts/bench/seed.ts)', function () {
     });
   });
 
-  after(() => rmSync(dataDir, { recursive: true, force: true }));
+  after(async () => {
+    await fleet?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
 
   it('has exactly the schema the IdP creates: tables, indexes and triggers (the audit trigger restored)', () => {
     const fresh = mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-fresh-'));
@@ -95,8 +98,8 @@ describe('bench: fleet-scale copy (scripts/bench/seed.ts)', function () {
     assert.match(verified.stdout, /intact/);
   });
 
-  it('looks like a running fleet: history mostly ended the ways the IdP ends sessions, a few percent live over many agents', () => {
-    const figures = fleet.figures();
+  it('looks like a running fleet: history mostly ended the ways the IdP ends sessions, a few percent live over many agents', async () => {
+    const figures = await fleet!.figures();
     assert.ok(figures.agents >= 300 && figures.sessions >= 2_000 && figures.sessions <= 4_500, JSON.stringify(figures));
     const share = figures.liveSessions / figures.sessions;
     assert.ok(share >= 0.01 && share <= 0.08, `live share ${share}`);
@@ -143,9 +146,9 @@ describe('bench: fleet-scale copy (scripts/bench/seed.ts)', function () {
   });
 
   it('continues to a later moment and still serves sign-ons over HTTPS', async () => {
-    const before = fleet.figures();
-    await fleet.advanceTo(new Date(Date.now() + 120_000));
-    const after = fleet.figures();
+    const before = await fleet!.figures();
+    await fleet!.advanceTo(new Date(Date.now() + 120_000));
+    const after = await fleet!.figures();
     assert.ok(after.auditEntries > before.auditEntries && after.sessions >= before.sessions);
     const verified = tessera(['audit', 'verify', '--data-dir', dataDir]);
     assert.equal(verified.status, 0, verified.stderr);
@@ -160,6 +163,19 @@ describe('bench: fleet-scale copy (scripts/bench/seed.ts)', function () {
       assert.ok(response.json<{ SAMLResponse: string }>().SAMLResponse.length > 1_000);
     } finally {
       await idp.close();
+    }
+  });
+  it('reports a history the thread cannot grow as an error in the bench process', async () => {
+    const broken = mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-broken-'));
+    try {
+      writeFileSync(path.join(broken, DATABASE_FILE), 'not a database, but a file in its place');
+      const lines: string[] = [];
+      await assert.rejects(
+        FleetHistoryThread.grow(broken, { agents: 10, sessions: 100, liveShare: 0.03, spEntityIds: [spEntityId], orchestrator: 'spec', progress: (line) => lines.push(line) }),
+        /fleet history: .*not a database/,
+      );
+    } finally {
+      rmSync(broken, { recursive: true, force: true });
     }
   });
 });

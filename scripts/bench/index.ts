@@ -31,7 +31,7 @@ import { Orchestrator } from './orchestrator.js';
 import { cycling, idpInitiated, spInitiatedPool, type JwtAgent } from './workloads.js';
 import { deprovisionTrials } from './deprovision.js';
 import { scimListTrials, type ScimListFigure } from './scim-lists.js';
-import { FleetHistory } from './seed.js';
+import { FleetHistoryThread } from './fleet-thread.js';
 import { explainStatements, readTrace, type StatementPlan } from './plans.js';
 import { checkTargets, mean } from './targets.js';
 import {
@@ -295,12 +295,11 @@ async function main(): Promise<void> {
     execFileSync('sync');
     progress(`written back to disk: ${what} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   };
-  // This process is also the load generator. Growing the fleet-scale copy, and each continuation of
-  // its history, leaves it hundreds of MB of garbage, which V8 would otherwise collect, and then
-  // shrink the heap after (its memory reducer), during the next measured round, on the CPUs the
-  // servers use: with --trace-gc, the first round after the growth saw a 0.9 s scavenge and a 1.0 s
-  // mark-compact, and the generator spent 214 µs per response against 109–144 in later rounds.
-  // So the garbage is collected here, before the warm-up; the fleet's own state (~120 MB) stays.
+  // This process is also the load generator, and an open-loop generator charges its own pauses to
+  // the server. So its garbage is collected before every measured run, not by V8 during it. (When
+  // the fleet history lived on this heap, the first round after its growth ran beside a 0.9 s
+  // scavenge and a 1.0 s mark-compact, with --trace-gc; the history now has a thread and a heap of
+  // its own, fleet-thread.ts.)
   setFlagsFromString('--expose-gc');
   const collectGarbage = runInNewContext('gc') as () => void;
   const settleHeap = (what: string): void => {
@@ -309,17 +308,16 @@ async function main(): Promise<void> {
     collectGarbage();
     collectGarbage();
     const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(0);
-    progress(`garbage collected after ${what}: heap ${mib(before)} → ${mib(process.memoryUsage().heapUsed)} MiB (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    progress(`garbage collected ${what}: heap ${mib(before)} → ${mib(process.memoryUsage().heapUsed)} MiB (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   };
   // The fleet-scale copy: grown once, then its history is continued to "now" before each server start on it.
-  let fleet: FleetHistory | undefined;
+  let fleet: FleetHistoryThread | undefined;
   let seeding: SeedingFigures | undefined;
   const advanceSeconds: number[] = [];
   const catchUpFleet = async (): Promise<void> => {
     const t0 = performance.now();
     await fleet!.advanceTo(new Date());
     advanceSeconds.push((performance.now() - t0) / 1000);
-    settleHeap('continuing the fleet history');
     settleDisk('the fleet-scale copy, continued to now');
   };
   if (want('scale') || want('plans') || want('scim-lists')) {
@@ -328,7 +326,7 @@ async function main(): Promise<void> {
         `${(opts.liveShare * 100).toFixed(1)} % of them live ---`,
     );
     const t0 = performance.now();
-    fleet = await FleetHistory.grow(scaleDir, {
+    fleet = await FleetHistoryThread.grow(scaleDir, {
       agents: opts.scaleAgents,
       sessions: opts.scaleSessions,
       liveShare: opts.liveShare,
@@ -337,7 +335,7 @@ async function main(): Promise<void> {
       progress,
     });
     const provisionAndHistorySeconds = (performance.now() - t0) / 1000;
-    const figures = fleet.figures();
+    const figures = await fleet.figures();
     progress(
       `fleet-scale copy: ${figures.agents.toLocaleString('en-US')} agents, ${figures.sessions.toLocaleString('en-US')} sessions ` +
         `(${figures.liveSessions.toLocaleString('en-US')} live, held by ${figures.agentsWithLiveSessions.toLocaleString('en-US')} agents), ` +
@@ -352,7 +350,6 @@ async function main(): Promise<void> {
       auditVerifySeconds = (performance.now() - v0) / 1000;
       progress(`tessera audit verify on the fleet-scale copy (${auditVerifySeconds.toFixed(1)} s): ${verified}`);
     }
-    settleHeap('growing the fleet-scale copy');
     settleDisk('the fleet-scale copy');
     seeding = { provisionAndHistorySeconds, advanceSeconds, auditVerifySeconds, auditVerified: verified, fleet: figures };
   }
@@ -378,6 +375,7 @@ async function main(): Promise<void> {
     // round after a fleet-scale round took 1,265 µs of server CPU per sign-on against 700 a round
     // earlier, with the machine 97 % busy and no collection of note in this process meanwhile.
     settleDisk(`before: ${label}`);
+    settleHeap(`before: ${label}`);
     await run(`${label} (warm-up)`, opts.warmupSeconds);
     const serverBefore = processTreeCpuSeconds(server.pid);
     const generatorBefore = process.cpuUsage();
@@ -594,6 +592,9 @@ async function main(): Promise<void> {
     scimLists = await scimListTrials({ server, token, agents: seeding!.fleet.agents, progress });
     await server.stop();
   }
+
+  // Nothing continues the history after this point.
+  await fleet?.close();
 
   const targets = checkTargets({
     rawSign: baselines.rawSign,

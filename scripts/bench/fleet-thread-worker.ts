@@ -1,0 +1,55 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { parentPort } from 'node:worker_threads';
+import type { FleetReply, FleetRequest } from './fleet-thread.js';
+import { FleetHistory } from './seed.js';
+
+/*
+ * The thread that holds the fleet history (fleet-thread.ts). Requests are
+ * handled one at a time, in order: each growth or continuation writes the
+ * same database file.
+ */
+
+const port = parentPort;
+if (!port) throw new Error('fleet-thread-worker.js runs as a worker thread of the bench');
+
+// A continuation leaves this heap hundreds of MB of garbage: collected now, on this thread, rather
+// than by V8 whenever it chooses, during a measured run on the CPUs the servers use.
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
+const heapMiB = (): number => Math.round(process.memoryUsage().heapUsed / 2 ** 20);
+
+let fleet: FleetHistory | undefined;
+let queue: Promise<void> = Promise.resolve();
+
+port.on('message', (request: FleetRequest) => {
+  queue = queue.then(() => handle(request));
+});
+
+async function handle(request: FleetRequest): Promise<void> {
+  const reply = (message: FleetReply): void => port!.postMessage(message);
+  try {
+    switch (request.op) {
+      case 'grow':
+        fleet = await FleetHistory.grow(request.dataDir, { ...request.options, progress: (line) => reply({ progress: line }) });
+        break;
+      case 'advance':
+        await grown().advanceTo(new Date(request.until));
+        break;
+      case 'figures':
+        reply({ id: request.id, ok: true, figures: grown().figures() });
+        return;
+    }
+    const beforeMiB = heapMiB();
+    collectGarbage();
+    collectGarbage();
+    reply({ id: request.id, ok: true, heap: { beforeMiB, afterMiB: heapMiB() } });
+  } catch (error) {
+    reply({ id: request.id, ok: false, message: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+  }
+}
+
+function grown(): FleetHistory {
+  if (!fleet) throw new Error('the fleet has not been grown');
+  return fleet;
+}
