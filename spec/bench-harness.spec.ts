@@ -18,7 +18,7 @@ import { explainStatements, readTrace } from '../scripts/bench/plans.js';
 import { spMetadata } from '../scripts/bench/fixtures.js';
 import { checkTargets } from '../scripts/bench/targets.js';
 import type { ScenarioFigure } from '../scripts/bench/report.js';
-import { HttpsClient, machineBusyShare, machineCpuTicks, parseProcStat, startCeilingServer } from '../scripts/bench/server.js';
+import { childProcesses, HttpsClient, machineBusyShare, machineCpuTicks, parseProcStat, startCeilingServer } from '../scripts/bench/server.js';
 import { openTask, provisionAgent, startTestIdp } from './support/harness.js';
 import { tessera } from './support/lifecycle-tools.js';
 
@@ -169,9 +169,8 @@ describe('bench: fleet-scale copy (scripts/bench/seed.ts, played in its thread: 
     const broken = mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-broken-'));
     try {
       writeFileSync(path.join(broken, DATABASE_FILE), 'not a database, but a file in its place');
-      const lines: string[] = [];
       await assert.rejects(
-        FleetHistoryThread.grow(broken, { agents: 10, sessions: 100, liveShare: 0.03, spEntityIds: [spEntityId], orchestrator: 'spec', progress: (line) => lines.push(line) }),
+        FleetHistoryThread.grow(broken, { agents: 10, sessions: 100, liveShare: 0.03, spEntityIds: [spEntityId], orchestrator: 'spec', progress: () => undefined }),
         /fleet history: .*not a database/,
       );
     } finally {
@@ -336,21 +335,6 @@ describe('bench: query plans and the SQL trace (scripts/bench/plans.ts, sql-trac
     }
   });
 });
-
-/** The processes whose parent is `pid`, from /proc. */
-function childProcesses(pid: number): number[] {
-  const children: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) children.push(Number(entry));
-    } catch {
-      // The process ended while the directory was read.
-    }
-  }
-  return children;
-}
 
 const processAlive = (pid: number): boolean => {
   try {

@@ -1,7 +1,6 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { parentPort } from 'node:worker_threads';
 import type { FleetReply, FleetRequest } from './fleet-thread.js';
+import { collectGarbage } from './heap.js';
 import { FleetHistory } from './seed.js';
 
 /*
@@ -12,12 +11,6 @@ import { FleetHistory } from './seed.js';
 
 const port = parentPort;
 if (!port) throw new Error('fleet-thread-worker.js runs as a worker thread of the bench');
-
-// A continuation leaves this heap hundreds of MB of garbage: collected now, on this thread, rather
-// than by V8 whenever it chooses, during a measured run on the CPUs the servers use.
-setFlagsFromString('--expose-gc');
-const collectGarbage = runInNewContext('gc') as () => void;
-const heapMiB = (): number => Math.round(process.memoryUsage().heapUsed / 2 ** 20);
 
 let fleet: FleetHistory | undefined;
 let queue: Promise<void> = Promise.resolve();
@@ -40,10 +33,9 @@ async function handle(request: FleetRequest): Promise<void> {
         reply({ id: request.id, ok: true, figures: grown().figures() });
         return;
     }
-    const beforeMiB = heapMiB();
-    collectGarbage();
-    collectGarbage();
-    reply({ id: request.id, ok: true, heap: { beforeMiB, afterMiB: heapMiB() } });
+    // A growth or continuation leaves this heap hundreds of MB of garbage: collected now, not during a measured run.
+    const { beforeMiB, afterMiB } = collectGarbage();
+    reply({ id: request.id, ok: true, heap: { beforeMiB, afterMiB } });
   } catch (error) {
     reply({ id: request.id, ok: false, message: error instanceof Error ? (error.stack ?? error.message) : String(error) });
   }

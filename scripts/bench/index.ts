@@ -6,8 +6,6 @@ import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { systemClock } from '../../lib/common/clock.js';
 import { generateSelfSigned, loadOrCreateIdpKeys, readKeyEncryptionKey } from '../../lib/keys/index.js';
 import { openSqliteStore } from '../../lib/store/index.js';
@@ -32,6 +30,7 @@ import { cycling, idpInitiated, spInitiatedPool, type JwtAgent } from './workloa
 import { deprovisionTrials } from './deprovision.js';
 import { scimListTrials, type ScimListFigure } from './scim-lists.js';
 import { FleetHistoryThread } from './fleet-thread.js';
+import { collectGarbage } from './heap.js';
 import { explainStatements, readTrace, type StatementPlan } from './plans.js';
 import { checkTargets, mean } from './targets.js';
 import {
@@ -300,15 +299,9 @@ async function main(): Promise<void> {
   // the fleet history lived on this heap, the first round after its growth ran beside a 0.9 s
   // scavenge and a 1.0 s mark-compact, with --trace-gc; the history now has a thread and a heap of
   // its own, fleet-thread.ts.)
-  setFlagsFromString('--expose-gc');
-  const collectGarbage = runInNewContext('gc') as () => void;
   const settleHeap = (what: string): void => {
-    const t0 = performance.now();
-    const before = process.memoryUsage().heapUsed;
-    collectGarbage();
-    collectGarbage();
-    const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(0);
-    progress(`garbage collected ${what}: heap ${mib(before)} → ${mib(process.memoryUsage().heapUsed)} MiB (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    const heap = collectGarbage();
+    progress(`garbage collected ${what}: heap ${heap.beforeMiB} → ${heap.afterMiB} MiB (${heap.seconds.toFixed(1)} s)`);
   };
   // The fleet-scale copy: grown once, then its history is continued to "now" before each server start on it.
   let fleet: FleetHistoryThread | undefined;
@@ -431,9 +424,14 @@ async function main(): Promise<void> {
   });
 
   // On one pinned CPU, or unpinned with two workers as the IdP's two-worker rounds run.
+  // Every ceiling server of the run (up to five) uses the same certificate and answer shape: made once.
+  let ceilingMaterial: Promise<{ tls: Awaited<ReturnType<typeof generateSelfSigned>>; shape: ReturnType<typeof signOnShape> }> | undefined;
   const startCeiling = async (placement: { cpus: string } | { workers: number }): Promise<RunningServer> => {
-    const tls = await generateSelfSigned({ commonName: 'localhost', subjectAltNames: ['localhost', '127.0.0.1'], validDays: 2, now: new Date() });
-    const shape = signOnShape(idpKeys.signing, issuer, assertionSignedSp);
+    ceilingMaterial ??= generateSelfSigned({ commonName: 'localhost', subjectAltNames: ['localhost', '127.0.0.1'], validDays: 2, now: new Date() }).then((tls) => ({
+      tls,
+      shape: signOnShape(idpKeys.signing, issuer, assertionSignedSp),
+    }));
+    const { tls, shape } = await ceilingMaterial;
     const where = 'cpus' in placement ? `pinned to CPU ${placement.cpus}` : `${placement.workers} workers, unpinned`;
     progress(`starting the ceiling server, ${where} (answers of ${shape.answerBytes.toLocaleString('en-US')} bytes)`);
     return startCeilingServer({

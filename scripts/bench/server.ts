@@ -49,9 +49,7 @@ export async function startServer(options: {
   // The server logs every decision as a JSON line: to a file, as a deployment would.
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const out = openSync(path.join(dataDir, 'server.log'), 'a');
-  const command = [process.execPath, ...(options.nodeArgs ?? []), CLI, 'start'];
-  // taskset replaces itself with the server: the pid is the server's, and its threads and workers inherit the mask.
-  const [file, ...args] = options.cpus === undefined ? command : ['taskset', '-c', options.cpus, ...command];
+  const [file, ...args] = onCpus([process.execPath, ...(options.nodeArgs ?? []), CLI, 'start'], options.cpus);
   const child: ChildProcess = spawn(file!, args, {
     env: serverEnv(dataDir, port, workers, options.env ?? {}),
     stdio: ['ignore', out, out],
@@ -87,6 +85,14 @@ export async function startServer(options: {
   };
 }
 
+/**
+ * The command, run on `cpus` (as `taskset -c` takes them) when given. taskset replaces itself with
+ * the command: the pid is the command's, and its threads and child processes inherit the mask.
+ */
+function onCpus(command: readonly string[], cpus: string | undefined): string[] {
+  return cpus === undefined ? [...command] : ['taskset', '-c', cpus, ...command];
+}
+
 const CEILING_SERVER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'ceiling-server.js');
 
 /**
@@ -104,8 +110,7 @@ export async function startCeilingServer(options: {
   // It holds a copy of the bench IdP's signing key: readable by this user only, removed with the bench's data.
   const specFile = path.join(options.dir, 'ceiling.json');
   writeFileSync(specFile, JSON.stringify(options.spec), { mode: 0o600 });
-  const command = [process.execPath, CEILING_SERVER, specFile];
-  const [file, ...args] = options.cpus === undefined ? command : ['taskset', '-c', options.cpus, ...command];
+  const [file, ...args] = onCpus([process.execPath, CEILING_SERVER, specFile], options.cpus);
   const child = spawn(file!, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   await new Promise<void>((resolve, reject) => {
@@ -135,19 +140,7 @@ const CLOCK_TICKS_PER_SECOND = 100;
  * whatever else ran on the same cores.
  */
 export function processTreeCpuSeconds(rootPid: number): number {
-  const stats = new Map<number, { ppid: number; ticks: number }>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    // Fields after the command name, which is in parentheses and may contain spaces.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    stats.set(Number(entry), { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
-  }
+  const stats = processTable();
   const inTree = (pid: number): boolean => {
     for (let current = pid, depth = 0; depth < 8; depth++) {
       if (current === rootPid) return true;
@@ -160,6 +153,30 @@ export function processTreeCpuSeconds(rootPid: number): number {
   let ticks = 0;
   for (const [pid, stat] of stats) if (inTree(pid)) ticks += stat.ticks;
   return ticks / CLOCK_TICKS_PER_SECOND;
+}
+
+/** The children of a process (the workers under a cluster primary), from /proc. */
+export function childProcesses(pid: number): number[] {
+  return [...processTable()].filter(([, stat]) => stat.ppid === pid).map(([child]) => child);
+}
+
+/** Every process's parent and CPU ticks (user + system), from /proc/PID/stat. */
+function processTable(): Map<number, { ppid: number; ticks: number }> {
+  const stats = new Map<number, { ppid: number; ticks: number }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      // The process ended while /proc was read.
+      continue;
+    }
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    stats.set(Number(entry), { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
+  }
+  return stats;
 }
 
 /** The machine's CPU time so far, all CPUs, from /proc/stat, in clock ticks: busy (everything but idle and iowait) and total. */
