@@ -1,6 +1,5 @@
 import { strict as assert } from 'node:assert';
 import fs, { mkdtempSync, rmSync } from 'node:fs';
-import { syncBuiltinESMExports } from 'node:module';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,6 +8,7 @@ import { openGroupCommitDatabase, sqliteStore, withBatchedWrites, withSnapshotRe
 import type { Session } from '../lib/sessions/session.js';
 import { openTaskRecord, settled } from './support/store-fixtures.js';
 import { checkpointWal } from '../lib/store/wal-checkpoint.js';
+import { SyncObserver } from './support/sync-observer.js';
 
 /*
  * The sign-on path's connection: commits are not synced one by one, so these
@@ -16,31 +16,6 @@ import { checkpointWal } from '../lib/store/wal-checkpoint.js';
  * has seen a sync of the WAL start after it, syncs are shared, a failed sync
  * fails the caller, and batched writes keep their own outcomes.
  */
-
-type FdatasyncCallback = (error: NodeJS.ErrnoException | null) => void;
-
-/** Wraps the real fdatasync (seen by group-commit.ts through its ESM import) to watch and hold syncs. */
-class SyncObserver {
-  readonly started: Array<{ release: (error?: NodeJS.ErrnoException) => void }> = [];
-  private readonly original = fs.fdatasync;
-
-  install(): void {
-    this.started.length = 0;
-    const observer = this;
-    (fs as { fdatasync: unknown }).fdatasync = (fd: number, callback: FdatasyncCallback) => {
-      observer.original(fd, (error) => {
-        observer.started.push({ release: (injected) => callback(injected ?? error) });
-      });
-    };
-    syncBuiltinESMExports();
-  }
-
-  restore(): void {
-    (fs as { fdatasync: unknown }).fdatasync = this.original;
-    syncBuiltinESMExports();
-  }
-}
-
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
