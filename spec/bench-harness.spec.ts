@@ -18,7 +18,8 @@ import { explainStatements, readTrace } from '../scripts/bench/plans.js';
 import { spMetadata } from '../scripts/bench/fixtures.js';
 import { checkTargets } from '../scripts/bench/targets.js';
 import type { ScenarioFigure } from '../scripts/bench/report.js';
-import { childProcesses, HttpsClient, machineBusyShare, machineCpuTicks, parseProcStat, startCeilingServer } from '../scripts/bench/server.js';
+import { childProcesses, HttpsClient, machineBusyShare, machineCpuTicks, parseProcStat, startCeilingServer, startServer } from '../scripts/bench/server.js';
+import { logOffset, serverHandling } from '../scripts/bench/server-log.js';
 import { openTask, provisionAgent, startTestIdp } from './support/harness.js';
 import { tessera } from './support/lifecycle-tools.js';
 
@@ -28,6 +29,16 @@ import { tessera } from './support/lifecycle-tools.js';
  * generator must charge a slow server for the wait; the plan check must tell
  * a lookup from a scan; the SQL trace must count what a process runs.
  */
+
+/** A port nothing listens on now, on 127.0.0.1. */
+function freeLocalPort(): Promise<number> {
+  return new Promise<number>((resolve) => {
+    const probe = createNetServer().listen(0, '127.0.0.1', () => {
+      const free = (probe.address() as { port: number }).port;
+      probe.close(() => resolve(free));
+    });
+  });
+}
 
 const BENCH_DIST = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'scripts', 'bench');
 
@@ -264,6 +275,25 @@ describe('bench: held-rate generator (scripts/bench/steady.ts)', function () {
     assert.deepEqual(perConnection, [5, 5, 5, 5]);
   });
 
+  it("reports how late the generator itself sent each request, as part of each request's latency", async () => {
+    delayMs = 1;
+    answering = true;
+    // 40 requests due over one second; 300 ms in, this process's event loop is blocked for 150 ms,
+    // so the requests due meanwhile go out up to 150 ms late, and are charged for it.
+    const blocker = setTimeout(() => {
+      const until = performance.now() + 150;
+      while (performance.now() < until);
+    }, 300);
+    const result = await runSteady({ name: 'spec', port, caPem, connections: 4, rate: 40, durationSeconds: 1, next: () => ({ path: '/', headers: {} }) });
+    clearTimeout(blocker);
+    assert.equal(result.completed, 40);
+    const lag = result.generatorLagMs;
+    assert.ok(lag, 'the open-loop generator reports its lateness');
+    assert.ok(lag.max >= 100 && lag.max <= 1_000, `max lateness ${lag.max} ms`);
+    assert.ok(lag.p50 < 50, `median lateness ${lag.p50} ms: most requests left on time`);
+    assert.ok(result.latencyMs.max >= lag.max, `latency max ${result.latencyMs.max} ms includes the lateness`);
+  });
+
   it('abandons what is unanswered after the drain time and counts it with the time it waited', async () => {
     answering = false;
     const started = performance.now();
@@ -356,12 +386,7 @@ describe('bench: the ceiling server (scripts/bench/ceiling-server.ts)', function
     const signing = await generateSelfSigned({ commonName: 'bench-signing', validDays: 1, now: new Date() });
     const client = await generateSelfSigned({ commonName: 'bench-agent', validDays: 1, now: new Date() });
     const dir = mkdtempSync(path.join(os.tmpdir(), 'tessera-ceiling-'));
-    const port = await new Promise<number>((resolve) => {
-      const probe = createNetServer().listen(0, '127.0.0.1', () => {
-        const free = (probe.address() as { port: number }).port;
-        probe.close(() => resolve(free));
-      });
-    });
+    const port = await freeLocalPort();
     const server = await startCeilingServer({
       dir,
       ...('cpus' in placement ? { cpus: placement.cpus } : {}),
@@ -426,6 +451,43 @@ describe('bench: the ceiling server (scripts/bench/ceiling-server.ts)', function
   });
 });
 
+describe("bench: the IdP's own handling, read from its log (scripts/bench/server-log.ts)", function () {
+  this.timeout(60_000);
+
+  it('counts the answers a run got from `tessera start` on two workers, with their durations and workers, and nothing logged before the run', async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tessera-server-log-'));
+    const server = await startServer({ dataDir, port: await freeLocalPort(), workers: 2 });
+    try {
+      const client = new HttpsClient(server, { maxSockets: 8 });
+      const get = async (pathname: string, status: number) => {
+        const answers = await Promise.all(Array.from({ length: 8 }, () => client.send('GET', pathname, { accept: 'application/json' })));
+        for (const answer of answers) assert.equal(answer.status, status, answer.body);
+      };
+      // An answer is logged once written ('finish'), which may come just after the client has it.
+      const settle = () => new Promise((resolve) => setTimeout(resolve, 200));
+      await get('/healthz', 200);
+      await settle();
+      const offset = logOffset(server.logPath!);
+      for (let round = 0; round < 5; round++) await get('/healthz', 200);
+      await get('/no-such-route', 404);
+      client.close();
+      await settle();
+
+      const handling = serverHandling(server.logPath!, offset, '/healthz');
+      assert.ok(handling, 'the run left its answers in the log');
+      assert.equal(handling.answers, 40, 'the 40 answers of the run, not the 8 before it');
+      assert.equal(handling.perWorker.reduce((sum, n) => sum + n, 0), 40);
+      assert.ok(handling.perWorker.length >= 1 && handling.perWorker.length <= 2 && handling.perWorker.every((n) => n > 0), JSON.stringify(handling.perWorker));
+      assert.ok(handling.p50 > 0 && handling.p50 <= handling.p99 && handling.p99 <= handling.max, JSON.stringify(handling));
+      assert.equal(serverHandling(server.logPath!, offset, '/healthz', 503), undefined, 'no answer of that status');
+      assert.equal(serverHandling(server.logPath!, offset, '/no-such-route', 404)?.answers, 8);
+    } finally {
+      await server.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('bench: the targets of issue 6 (scripts/bench/targets.ts)', () => {
   const figure = (rps: number, p99 = 10): ScenarioFigure => ({
     id: 'x',
@@ -462,6 +524,20 @@ describe('bench: the targets of issue 6 (scripts/bench/targets.ts)', () => {
     const held = find(targets, 'p99 latency');
     assert.equal(held.met, false);
     assert.match(held.measured, /^67\.7 ms .*the ceiling server on two workers at the same rate: 8\.3 ms$/);
+  });
+
+  it("sets the generator's own lateness and the IdP's own handling beside the held-rate tail, without changing the verdict", () => {
+    const heldRate: ScenarioFigure = {
+      ...figure(1_000, 67.7),
+      load: { ...figure(1_000, 67.7).load, generatorLagMs: { p50: 0.9, p90: 3.5, p99: 11.4, max: 24.8 } },
+      serverHandlingMs: { answers: 10_000, p50: 5.2, p90: 13.2, p99: 29.9, max: 87.3, perWorker: [2_800, 7_200] },
+    };
+    const held = find(checkTargets({ ...input, heldRate, twoWorkerCeilings: [], heldCeiling: undefined }), 'p99 latency');
+    assert.equal(held.met, false);
+    assert.match(held.measured, /^67\.7 ms \(1,000\/s achieved\); of it, the generator's own lateness in sending: p99 11\.4 ms; /);
+    assert.match(held.measured, /the IdP's own handling \(its log, from its handler's start\): p99 29\.9 ms, its workers answering 28 % \/ 72 %$/);
+    const plain = find(checkTargets({ ...input, twoWorkerCeilings: [], heldCeiling: undefined }), 'p99 latency');
+    assert.doesNotMatch(plain.measured, /lateness|handling/);
   });
 
   it('says nothing of the ceiling when the run did not measure it on two workers', () => {

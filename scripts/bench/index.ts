@@ -26,7 +26,8 @@ import {
   type RunningServer,
 } from './server.js';
 import { Orchestrator } from './orchestrator.js';
-import { cycling, idpInitiated, spInitiatedPool, type JwtAgent } from './workloads.js';
+import { cycling, idpInitiated, spInitiatedPool, IDP_INITIATED_PATH, type JwtAgent } from './workloads.js';
+import { logOffset, serverHandling } from './server-log.js';
 import { deprovisionTrials } from './deprovision.js';
 import { scimListTrials, type ScimListFigure } from './scim-lists.js';
 import { FleetHistoryThread } from './fleet-thread.js';
@@ -350,7 +351,14 @@ async function main(): Promise<void> {
   const measure = async (
     id: string,
     label: string,
-    spec: { connections: number; overallRate?: number; next: () => LoadRequest; mtls: boolean },
+    spec: {
+      connections: number;
+      overallRate?: number;
+      next: () => LoadRequest;
+      mtls: boolean;
+      /** The requests' path as the IdP logs it: at a held rate, its own handling of them is read from its log. */
+      loggedPath?: string;
+    },
   ): Promise<ScenarioFigure> => {
     const common = {
       port: server.port,
@@ -373,6 +381,9 @@ async function main(): Promise<void> {
     const serverBefore = processTreeCpuSeconds(server.pid);
     const generatorBefore = process.cpuUsage();
     const machineBefore = machineCpuTicks();
+    const logPath = spec.overallRate !== undefined && spec.loggedPath !== undefined ? server.logPath : undefined;
+    // The warm-up's last few answers, logged as each is written, may land after this offset: a handful among thousands.
+    const logBefore = logPath === undefined ? undefined : logOffset(logPath);
     const wallBefore = performance.now();
     const result = await run(label, opts.durationSeconds, progress);
     const wallSeconds = (performance.now() - wallBefore) / 1000;
@@ -380,6 +391,8 @@ async function main(): Promise<void> {
     const generator = process.cpuUsage(generatorBefore);
     const machineBusy = machineBusyShare(machineBefore, machineCpuTicks());
     const generatorSeconds = (generator.user + generator.system) / 1e6;
+    // Read after the CPU counters: parsing the log is the bench's work, not the generator's.
+    const handling = logPath !== undefined && logBefore !== undefined ? serverHandling(logPath, logBefore, spec.loggedPath!) : undefined;
     const responses = Math.max(1, result.completed + result.non2xx);
     // All the machine's CPUs, also when this process is pinned to one of them (one-core rounds).
     const machineSeconds = wallSeconds * cpus().length;
@@ -394,13 +407,24 @@ async function main(): Promise<void> {
       generatorMachineShare: generatorSeconds / machineSeconds,
       machineBusyShare: machineBusy,
       ...(spec.overallRate !== undefined ? { fixedRate: spec.overallRate } : {}),
+      ...(handling ? { serverHandlingMs: handling } : {}),
     };
+
     progress(
       `${label}, ${server.workers} worker${server.workers === 1 ? '' : 's'}: ${Math.round(result.rps)} responses/s, p50 ${result.latencyMs.p50} ms, ` +
         `p99 ${result.latencyMs.p99} ms; CPU µs/response: server ${Math.round(figure.serverCpuMicrosPerResponse)}, ` +
         `load generator ${Math.round(figure.generatorCpuMicrosPerResponse)}; machine: server ${(figure.serverMachineShare * 100).toFixed(0)} %, ` +
         `load generator ${(figure.generatorMachineShare * 100).toFixed(0)} %, busy in all ${(machineBusy * 100).toFixed(0)} %; non-2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts}`,
     );
+    if (result.generatorLagMs || handling) {
+      progress(
+        `${label}: the generator sent each request late by p50 ${result.generatorLagMs?.p50 ?? '-'} ms, p99 ${result.generatorLagMs?.p99 ?? '-'} ms` +
+          (handling
+            ? `; the IdP's own handling (its log, handler start to answer written): p50 ${handling.p50} ms, p99 ${handling.p99} ms over ` +
+              `${handling.answers.toLocaleString('en-US')} answers, per worker ${handling.perWorker.map((n) => n.toLocaleString('en-US')).join(' / ')}`
+            : ''),
+      );
+    }
     if (result.non2xx + result.errors + result.timeouts > 0) {
       notes.push(`${label}: status codes ${JSON.stringify(result.statusCodes)}, errors ${result.errors}, timeouts ${result.timeouts}`);
     }
@@ -414,7 +438,7 @@ async function main(): Promise<void> {
   // last CPU and the load generator on the others, so neither borrows the other's.
   const serverCpu = String(availableParallelism() - 1);
   const generatorCpus = availableParallelism() > 2 ? `0-${availableParallelism() - 2}` : '0';
-  const idpLoad = (sp: BenchSp) => ({ connections: CONNECTIONS, next: idpInitiated(sp, mtlsTasks), mtls: true });
+  const idpLoad = (sp: BenchSp) => ({ connections: CONNECTIONS, next: idpInitiated(sp, mtlsTasks), mtls: true, loggedPath: IDP_INITIATED_PATH });
   const spLoad = async (expectedRps: number) => ({
     connections: CONNECTIONS,
     next: cycling(

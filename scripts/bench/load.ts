@@ -35,6 +35,8 @@ export interface LoadResult {
   /** Responses with a 2xx status per second. */
   readonly rps: number;
   readonly latencyMs: { readonly p50: number; readonly p90: number; readonly p99: number; readonly max: number };
+  /** Open-loop runs only: how late the generator itself sent each request after it was due (part of latencyMs). */
+  readonly generatorLagMs?: { readonly p50: number; readonly p90: number; readonly p99: number; readonly max: number };
   readonly non2xx: number;
   readonly errors: number;
   readonly timeouts: number;

@@ -1,4 +1,5 @@
 import type { Baseline } from './baselines.js';
+import type { ServerHandling } from './server-log.js';
 import type { LoadResult } from './load.js';
 import type { StatementPlan } from './plans.js';
 import type { FleetFigures } from './seed.js';
@@ -26,6 +27,8 @@ export interface ScenarioFigure {
   readonly machineBusyShare: number;
   /** Set when the load was held at this rate: throughput ratios then say nothing. */
   readonly fixedRate?: number;
+  /** Held-rate IdP runs: the IdP's own handling of the run's sign-ons, from its log (server-log.ts). */
+  readonly serverHandlingMs?: ServerHandling;
 }
 
 export interface DeprovisionTrial {

@@ -20,6 +20,8 @@ export interface RunningServer {
   readonly workers: number;
   /** The server's self-signed TLS certificate (the only CA the bench's own client trusts). */
   readonly caPem: string;
+  /** The IdP's JSON log (one line per decision and per answer); the ceiling server writes none. */
+  readonly logPath?: string;
   stop(): Promise<void>;
 }
 
@@ -48,7 +50,8 @@ export async function startServer(options: {
   const { dataDir, port, workers } = options;
   // The server logs every decision as a JSON line: to a file, as a deployment would.
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const out = openSync(path.join(dataDir, 'server.log'), 'a');
+  const logPath = path.join(dataDir, 'server.log');
+  const out = openSync(logPath, 'a');
   const [file, ...args] = onCpus([process.execPath, ...(options.nodeArgs ?? []), CLI, 'start'], options.cpus);
   const child: ChildProcess = spawn(file!, args, {
     env: serverEnv(dataDir, port, workers, options.env ?? {}),
@@ -76,6 +79,7 @@ export async function startServer(options: {
     port,
     workers,
     caPem: readFileSync(caFile, 'utf8'),
+    logPath,
     stop: async () => {
       if (child.exitCode === null) child.kill('SIGTERM');
       const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);

@@ -1,6 +1,7 @@
 import type { ClientRequest } from 'node:http';
 import { Agent, request } from 'node:https';
 import type { LoadRequest, LoadResult } from './load.js';
+import { percentiles } from './percentiles.js';
 
 /*
  * Latency at a held rate. autocannon's rate limit lets each connection send
@@ -52,6 +53,8 @@ export async function runSteady(spec: SteadySpec): Promise<LoadResult> {
     ...(spec.clientCertificate ? { cert: spec.clientCertificate.certPem, key: spec.clientCertificate.keyPem } : {}),
   });
   const latencies: number[] = [];
+  /** How late the generator itself was to send each request (its timer, its event loop, its share of the CPUs). */
+  const sendLags: number[] = [];
   const statusCodes: Record<string, number> = {};
   let errors = 0;
   let timeouts = 0;
@@ -65,6 +68,7 @@ export async function runSteady(spec: SteadySpec): Promise<LoadResult> {
 
   const send = (due: number): Promise<void> =>
     new Promise((resolve) => {
+      sendLags.push(performance.now() - due);
       const next = spec.next();
       const req = request(
         { host: '127.0.0.1', servername: 'localhost', port: spec.port, path: next.path, headers: next.headers, agent, timeout: 30_000 },
@@ -125,8 +129,6 @@ export async function runSteady(spec: SteadySpec): Promise<LoadResult> {
   const elapsed = (performance.now() - start) / 1000;
   agent.destroy();
 
-  latencies.sort((a, b) => a - b);
-  const at = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
   const completed = latencies.length - abandoned;
   const non2xx = Object.entries(statusCodes)
     .filter(([code]) => !code.startsWith('2'))
@@ -137,12 +139,8 @@ export async function runSteady(spec: SteadySpec): Promise<LoadResult> {
     connections: spec.connections,
     completed,
     rps: completed / elapsed,
-    latencyMs: {
-      p50: Math.round(at(0.5) * 10) / 10,
-      p90: Math.round(at(0.9) * 10) / 10,
-      p99: Math.round(at(0.99) * 10) / 10,
-      max: Math.round((latencies[latencies.length - 1] ?? 0) * 10) / 10,
-    },
+    latencyMs: percentiles(latencies),
+    generatorLagMs: percentiles(sendLags),
     non2xx,
     errors,
     timeouts,

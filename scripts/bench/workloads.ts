@@ -13,10 +13,13 @@ export function cycling<T>(items: readonly T[]): () => T {
   return () => items[next++ % items.length]!;
 }
 
+/** The IdP-initiated sign-on's path, as the IdP's log names it (without the query). */
+export const IDP_INITIATED_PATH = '/saml/sso/initiate';
+
 /** IdP-initiated sign-on of an mTLS agent (the client certificate is on the connection) for one of its tasks. */
 export function idpInitiated(sp: BenchSp, tasks: readonly string[]): () => LoadRequest {
   const task = cycling(tasks);
-  const path = `/saml/sso/initiate?sp=${encodeURIComponent(sp.entityId)}`;
+  const path = `${IDP_INITIATED_PATH}?sp=${encodeURIComponent(sp.entityId)}`;
   return () => ({ path, headers: { 'task-id': task(), accept: 'application/json' } });
 }
 
