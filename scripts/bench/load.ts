@@ -1,4 +1,5 @@
 import autocannon, { type AutocannonRequest } from 'autocannon';
+import type { Percentiles } from './percentiles.js';
 
 /*
  * One load run: autocannon over HTTPS with keep-alive connections (the TLS
@@ -34,9 +35,9 @@ export interface LoadResult {
   readonly completed: number;
   /** Responses with a 2xx status per second. */
   readonly rps: number;
-  readonly latencyMs: { readonly p50: number; readonly p90: number; readonly p99: number; readonly max: number };
+  readonly latencyMs: Percentiles;
   /** Open-loop runs only: how late the generator itself sent each request after it was due (part of latencyMs). */
-  readonly generatorLagMs?: { readonly p50: number; readonly p90: number; readonly p99: number; readonly max: number };
+  readonly generatorLagMs?: Percentiles;
   readonly non2xx: number;
   readonly errors: number;
   readonly timeouts: number;
