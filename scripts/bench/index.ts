@@ -409,7 +409,6 @@ async function main(): Promise<void> {
       ...(spec.overallRate !== undefined ? { fixedRate: spec.overallRate } : {}),
       ...(handling ? { serverHandlingMs: handling } : {}),
     };
-
     progress(
       `${label}, ${server.workers} worker${server.workers === 1 ? '' : 's'}: ${Math.round(result.rps)} responses/s, p50 ${result.latencyMs.p50} ms, ` +
         `p99 ${result.latencyMs.p99} ms; CPU µs/response: server ${Math.round(figure.serverCpuMicrosPerResponse)}, ` +

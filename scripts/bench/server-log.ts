@@ -36,7 +36,11 @@ export function serverHandling(logPath: string, fromOffset: number, path: string
   const buffer = Buffer.alloc(size - fromOffset);
   const fd = openSync(logPath, 'r');
   try {
-    readSync(fd, buffer, 0, buffer.length, fromOffset);
+    for (let read = 0; read < buffer.length; ) {
+      const got = readSync(fd, buffer, read, buffer.length - read, fromOffset + read);
+      if (got === 0) break;
+      read += got;
+    }
   } finally {
     closeSync(fd);
   }
