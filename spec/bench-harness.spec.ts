@@ -3,7 +3,6 @@ import { spawnSync } from 'node:child_process';
 import { X509Certificate, createHash, randomBytes, verify } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
-import { createServer as createNetServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -20,7 +19,7 @@ import { checkTargets } from '../scripts/bench/targets.js';
 import type { ScenarioFigure } from '../scripts/bench/report.js';
 import { childProcesses, HttpsClient, machineBusyShare, machineCpuTicks, parseProcStat, startCeilingServer, startServer } from '../scripts/bench/server.js';
 import { logOffset, serverHandling } from '../scripts/bench/server-log.js';
-import { openTask, provisionAgent, startTestIdp } from './support/harness.js';
+import { freePort, openTask, provisionAgent, startTestIdp } from './support/harness.js';
 import { tessera } from './support/lifecycle-tools.js';
 
 /*
@@ -29,16 +28,6 @@ import { tessera } from './support/lifecycle-tools.js';
  * generator must charge a slow server for the wait; the plan check must tell
  * a lookup from a scan; the SQL trace must count what a process runs.
  */
-
-/** A port nothing listens on now, on 127.0.0.1. */
-function freeLocalPort(): Promise<number> {
-  return new Promise<number>((resolve) => {
-    const probe = createNetServer().listen(0, '127.0.0.1', () => {
-      const free = (probe.address() as { port: number }).port;
-      probe.close(() => resolve(free));
-    });
-  });
-}
 
 const BENCH_DIST = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'scripts', 'bench');
 
@@ -386,7 +375,7 @@ describe('bench: the ceiling server (scripts/bench/ceiling-server.ts)', function
     const signing = await generateSelfSigned({ commonName: 'bench-signing', validDays: 1, now: new Date() });
     const client = await generateSelfSigned({ commonName: 'bench-agent', validDays: 1, now: new Date() });
     const dir = mkdtempSync(path.join(os.tmpdir(), 'tessera-ceiling-'));
-    const port = await freeLocalPort();
+    const port = await freePort();
     const server = await startCeilingServer({
       dir,
       ...('cpus' in placement ? { cpus: placement.cpus } : {}),
@@ -456,7 +445,7 @@ describe("bench: the IdP's own handling, read from its log (scripts/bench/server
 
   it('counts the answers a run got from `tessera start` on two workers, with their durations and workers, and nothing logged before the run', async () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tessera-server-log-'));
-    const server = await startServer({ dataDir, port: await freeLocalPort(), workers: 2 });
+    const server = await startServer({ dataDir, port: await freePort(), workers: 2 });
     try {
       const client = new HttpsClient(server, { maxSockets: 8 });
       const get = async (pathname: string, status: number) => {

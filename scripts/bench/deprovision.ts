@@ -6,6 +6,7 @@ import { rsaCredential, type BenchSp } from './fixtures.js';
 import type { Orchestrator } from './orchestrator.js';
 import type { DeprovisionTrial } from './report.js';
 import { HttpsClient, inParallel, type RunningServer } from './server.js';
+import { IDP_INITIATED_PATH } from './workloads.js';
 
 /*
  * Deprovisioning an agent that holds 1,000 live sessions: how long the SCIM
@@ -42,7 +43,7 @@ export async function deprovisionTrials(options: {
     const agent = await orchestrator.provision(userName, credential);
     const tasks = await inParallel(Array.from({ length: 1_000 }), 16, () => orchestrator.openTask(userName, audiences));
     const agentClient = new HttpsClient(server, { maxSockets: 16, cert: credential.certPem, key: credential.keyPem });
-    const signOnPath = `/saml/sso/initiate?sp=${encodeURIComponent(sp.entityId)}`;
+    const signOnPath = `${IDP_INITIATED_PATH}?sp=${encodeURIComponent(sp.entityId)}`;
     const statuses = await inParallel(tasks, 16, async (task) => (await agentClient.send('GET', signOnPath, { 'task-id': task, accept: 'application/json' })).status);
     if (statuses.some((status) => status !== 200)) throw new Error(`sign-ons before deprovisioning failed: ${statuses.filter((s) => s !== 200).length}`);
     const liveSessionsBefore = await liveSessions(dataDir, agent.id);

@@ -381,9 +381,12 @@ async function main(): Promise<void> {
     const serverBefore = processTreeCpuSeconds(server.pid);
     const generatorBefore = process.cpuUsage();
     const machineBefore = machineCpuTicks();
-    const logPath = spec.overallRate !== undefined && spec.loggedPath !== undefined ? server.logPath : undefined;
+    // At a held rate, the IdP's log from here on holds its own account of the run's answers.
     // The warm-up's last few answers, logged as each is written, may land after this offset: a handful among thousands.
-    const logBefore = logPath === undefined ? undefined : logOffset(logPath);
+    const logged =
+      spec.overallRate !== undefined && spec.loggedPath !== undefined && server.logPath !== undefined
+        ? { file: server.logPath, path: spec.loggedPath, from: logOffset(server.logPath) }
+        : undefined;
     const wallBefore = performance.now();
     const result = await run(label, opts.durationSeconds, progress);
     const wallSeconds = (performance.now() - wallBefore) / 1000;
@@ -392,7 +395,7 @@ async function main(): Promise<void> {
     const machineBusy = machineBusyShare(machineBefore, machineCpuTicks());
     const generatorSeconds = (generator.user + generator.system) / 1e6;
     // Read after the CPU counters: parsing the log is the bench's work, not the generator's.
-    const handling = logPath !== undefined && logBefore !== undefined ? serverHandling(logPath, logBefore, spec.loggedPath!) : undefined;
+    const handling = logged ? serverHandling(logged.file, logged.from, logged.path) : undefined;
     const responses = Math.max(1, result.completed + result.non2xx);
     // All the machine's CPUs, also when this process is pinned to one of them (one-core rounds).
     const machineSeconds = wallSeconds * cpus().length;
