@@ -623,6 +623,7 @@ async function main(): Promise<void> {
   const targets = checkTargets({
     rawSign: baselines.rawSign,
     rawSignTwoCores: baselines.rawSignTwoCores,
+    signCost: baselines.rawSignBackToBack && baselines.rawSignPaced ? { backToBack: baselines.rawSignBackToBack, paced: baselines.rawSignPaced } : undefined,
     samlify: baselines.samlify,
     deprovision,
     reference,
@@ -634,6 +635,7 @@ async function main(): Promise<void> {
     twoWorkerCeilings,
     heldCeiling,
     storedSessions,
+    machineCpus: cpus().length,
   });
   const report: BenchReport = {
     machine: {
