@@ -81,10 +81,11 @@ export function checkTargets(input: {
         },
   );
   const heldName = 'p99 latency at 1,000 sign-ons/s (open loop, from the due time)';
-  const held = input.heldRate?.load;
-  const handling = input.heldRate?.serverHandlingMs;
+  const heldRate = input.heldRate;
+  const held = heldRate?.load;
+  const handling = heldRate?.serverHandlingMs;
   targets.push(
-    held === undefined
+    heldRate === undefined || held === undefined
       ? unmeasured(heldName, '< 25 ms')
       : {
           name: heldName,
@@ -96,7 +97,7 @@ export function checkTargets(input: {
               ? `; the IdP's own handling (its log, from its handler's start): p99 ${f(handling.p99, 1)} ms, ` +
                 `its workers answering ${handling.perWorker.map((n) => `${f((100 * n) / handling.answers)} %`).join(' / ')}`
               : '') +
-            `; the machine was ${f(input.heldRate!.machineBusyShare * 100)} % busy` +
+            `; the machine was ${f(heldRate.machineBusyShare * 100)} % busy` +
             (input.signCost
               ? `; one RSA signature took ${f(1e6 / input.signCost.paced.opsPerSecond)} µs inside the call with the CPU idle between signatures ` +
                 `against ${f(1e6 / input.signCost.backToBack.opsPerSecond)} µs back to back`
