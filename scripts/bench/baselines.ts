@@ -79,6 +79,12 @@ export function signOnShape(key: SigningKey, issuer: string, sp: BenchSp): { rea
   return { signedInfo, answerBytes: Buffer.byteLength(answer) };
 }
 
+/** A baseline's figure is its median round. */
+function baselineOf(name: string, rounds: number[]): Baseline {
+  const sorted = [...rounds].sort((a, b) => a - b);
+  return { name, opsPerSecond: sorted[Math.floor(sorted.length / 2)]!, rounds };
+}
+
 /** Runs `work` for about `roundMs` per round, ROUNDS rounds; the median round's rate. */
 async function measure(name: string, roundMs: number, work: () => unknown | Promise<unknown>): Promise<Baseline> {
   for (let i = 0; i < 50; i++) await work();
@@ -92,8 +98,7 @@ async function measure(name: string, roundMs: number, work: () => unknown | Prom
     }
     rounds.push((count * 1000) / (performance.now() - start));
   }
-  const sorted = [...rounds].sort((a, b) => a - b);
-  return { name, opsPerSecond: sorted[Math.floor(sorted.length / 2)]!, rounds };
+  return baselineOf(name, rounds);
 }
 
 /** The gap between two paced signatures: one worker's share of a held 1,000/s on two workers. */
@@ -132,10 +137,9 @@ export async function pacedSignCost(privateKey: KeyObject, data: Buffer, roundMs
       rates.push((count * 1000) / signing);
     }
   }
-  const median = (rounds: number[]) => [...rounds].sort((a, b) => a - b)[Math.floor(rounds.length / 2)]!;
   return {
-    backToBack: { name: 'node:crypto RSA-SHA256 sign, back to back (per second spent signing)', opsPerSecond: median(backToBack), rounds: backToBack },
-    paced: { name: `node:crypto RSA-SHA256 sign, one every ${PACED_SIGN_GAP_MS} ms (per second spent signing)`, opsPerSecond: median(paced), rounds: paced },
+    backToBack: baselineOf('node:crypto RSA-SHA256 sign, back to back (per second spent signing)', backToBack),
+    paced: baselineOf(`node:crypto RSA-SHA256 sign, one every ${PACED_SIGN_GAP_MS} ms (per second spent signing)`, paced),
   };
 }
 
@@ -232,8 +236,7 @@ async function rawSignOnThreads(key: SigningKey, data: Buffer, threads: number, 
     ),
   );
   const rounds = Array.from({ length: ROUNDS }, (_, i) => perThread.reduce((sum, thread) => sum + (thread[i] ?? 0), 0));
-  const sorted = [...rounds].sort((a, b) => a - b);
-  return { name: `node:crypto RSA-SHA256 sign, ${threads} threads at once (sum)`, opsPerSecond: sorted[Math.floor(sorted.length / 2)]!, rounds };
+  return baselineOf(`node:crypto RSA-SHA256 sign, ${threads} threads at once (sum)`, rounds);
 }
 
 /**

@@ -6,7 +6,9 @@ import type { DeprovisionTrial, ScenarioFigure, Target } from './report.js';
  * A figure the run did not measure (--only) is reported as such, never as met.
  */
 
-export const mean = (figures: readonly ScenarioFigure[]): number => figures.reduce((sum, f) => sum + f.load.rps, 0) / Math.max(1, figures.length);
+/** The mean of a figure over runs: throughput unless another is picked. */
+export const mean = (figures: readonly ScenarioFigure[], pick: (figure: ScenarioFigure) => number = (figure) => figure.load.rps): number =>
+  figures.reduce((sum, figure) => sum + pick(figure), 0) / Math.max(1, figures.length);
 
 const f = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 
@@ -142,8 +144,8 @@ export function checkTargets(input: {
  */
 // Called only when both kinds of round were measured (the target is otherwise reported unmeasured).
 function cpuLeftToServer(twoWorker: readonly ScenarioFigure[], oneCore: readonly ScenarioFigure[], perCore: number, machineCpus: number): string {
-  const generatorCpus = (twoWorker.reduce((sum, r) => sum + r.generatorMachineShare, 0) / twoWorker.length) * machineCpus;
-  const oneCoreMicros = oneCore.reduce((sum, r) => sum + r.serverCpuMicrosPerResponse, 0) / oneCore.length;
+  const generatorCpus = mean(twoWorker, (run) => run.generatorMachineShare) * machineCpus;
+  const oneCoreMicros = mean(oneCore, (run) => run.serverCpuMicrosPerResponse);
   const bound = ((machineCpus - generatorCpus) * 1e6) / oneCoreMicros;
   return (
     `; the load generator took ${f(generatorCpus, 2)} of the ${machineCpus} CPUs in the two-worker rounds: ` +
